@@ -1,0 +1,48 @@
+"""The public surface is exactly what we mean it to be (httpx's test_exported_members)."""
+
+from __future__ import annotations
+
+import pytest
+import rmlab.wire
+
+import rmlab
+import rmlab.errors
+import rmlab.nodes
+
+pytestmark = pytest.mark.unit
+
+EXPECTED = {
+    "Audio", "Binary", "Connection", "Control", "DeviceError", "EndOfInput", "ExecutorError",
+    "File", "Json", "Manifest", "ManifestError", "Node", "NodeCrashed", "NodeError", "NodeSpec",
+    "Numpy", "Param", "RmlabError", "RuntimeData", "SessionClosed", "SessionError", "Text",
+    "Timeout", "Video", "WireError", "__version__", "as_data", "node",
+}  # fmt: skip
+
+
+def test_all_is_the_expected_surface() -> None:
+    assert set(rmlab.__all__) == EXPECTED, "public surface changed: update EXPECTED on purpose"
+    assert len(rmlab.__all__) == len(set(rmlab.__all__))
+
+
+def test_every_exported_name_exists_and_is_documented() -> None:
+    for name in rmlab.__all__:
+        obj = getattr(rmlab, name)
+        if name != "__version__":
+            assert (obj.__doc__ or "").strip(), f"rmlab.{name} has no docstring"
+
+
+def test_public_submodules() -> None:
+    assert set(rmlab.wire.__all__) == {"decode", "encode", "encode_into", "encoded_size"}
+    assert set(rmlab.nodes.__all__) >= {"Node", "Param", "node", "available", "lookup", "register"}
+
+
+def test_error_tree() -> None:
+    E = rmlab
+    assert all(issubclass(getattr(E, n), E.RmlabError) for n in rmlab.errors.__all__)
+    assert issubclass(E.NodeCrashed, E.NodeError)
+    assert issubclass(E.Timeout, E.SessionError) and issubclass(E.SessionClosed, E.SessionError)
+    crashed = E.NodeCrashed("gain", signal=9, stderr_tail="Killed")
+    assert (crashed.node_id, crashed.signal, crashed.traceback) == ("gain", 9, "Killed")
+    assert "node 'gain' failed: worker process died (killed by signal 9)" in str(crashed)
+    err = E.ManifestError([("nodes[0].id", "bad"), ("version", "worse")])
+    assert str(err) == "invalid manifest (2 problems)\n  nodes[0].id: bad\n  version: worse"

@@ -1,0 +1,42 @@
+"""The README's promises: the two commands, the CI command, the example code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def _commands() -> list[str]:
+    block = re.search(r"## The two commands.*?```bash\n(.*?)```", README, re.S)
+    assert block, "README lost its 'The two commands' section"
+    return [ln for ln in block.group(1).splitlines() if ln and not ln.startswith("#")]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    _run, test = _commands()
+    assert "pytest" in test
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test in ci, ".ci/run must run the README's test command verbatim"
+
+
+def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code = re.search(r"## Ten lines\n\n```python\n(.*?)```", README, re.S)
+    assert code
+    exec(
+        compile(
+            code.group(1)
+            .replace("class Scale", "class ReadmeScale")
+            .replace("Scale,", "ReadmeScale,"),
+            "README",
+            "exec",
+        ),
+        {},
+    )
+    out = capsys.readouterr().out
+    assert '"node_type": "ReadmeScale"' in out and "[0. 1. 2. 3.]" in out
