@@ -4,8 +4,8 @@ Build a pipeline manifest (nodes and connections), stream frames into it and rea
 the results back, with every node in its own process over iceoryx2 shared memory.
 
 The public surface is exactly ``__all__`` (a test keeps it honest). Public
-submodules: ``rmlab.wire`` (the frame codec) and ``rmlab.nodes`` (the node SDK and
-library); everything else is internal.
+submodules: ``rmlab.wire`` (the frame codec), ``rmlab.nodes`` (the node SDK and
+library) and ``rmlab.testing`` (``run_node``); everything else is internal.
 """
 
 from rmlab.data import (
@@ -35,6 +35,14 @@ from rmlab.errors import (
 )
 from rmlab.manifest import Connection, Manifest, NodeSpec
 from rmlab.nodes import Node, Param, node
+from rmlab.runtime import (
+    Output,
+    Session,
+    execute,
+    execute_pipeline,
+    execute_pipeline_with_input,
+    open_session,
+)
 
 __version__ = "0.1.0"
 
@@ -55,9 +63,11 @@ __all__ = [
     "NodeError",
     "NodeSpec",
     "Numpy",
+    "Output",
     "Param",
     "RmlabError",
     "RuntimeData",
+    "Session",
     "SessionClosed",
     "SessionError",
     "Text",
@@ -66,5 +76,9 @@ __all__ = [
     "WireError",
     "__version__",
     "as_data",
+    "execute",
+    "execute_pipeline",
+    "execute_pipeline_with_input",
     "node",
+    "open_session",
 ]

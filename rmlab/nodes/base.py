@@ -2,13 +2,15 @@
 
 A node is a class with typed ``Param`` attributes and one override point,
 ``process(frame)``, which returns one frame, ``None`` (nothing) or an iterable of
-frames. ``setup()`` runs once where the node runs (possibly a worker process) and
+frames. Optional hooks: ``setup()`` runs once where the node runs (possibly a
+worker process), ``flush()`` when its input has ended (emit what is buffered) and
 ``teardown()`` when it stops. Policy (latency measurement, restarts, backpressure)
 lives in the executors, not here, so this class stays small.
 
-Every concrete subclass registers itself under its ``node_type`` (the class name
-unless given), which is what a manifest's ``node_type`` names. Re-running a
-notebook cell that defines a node replaces the earlier definition. Third-party
+Every subclass registers itself under its ``node_type`` (the class name unless
+given; ``class Base(Node, abstract=True)`` stays out), which is what a manifest's
+``node_type`` names. Re-running a notebook cell that defines a node replaces the
+earlier definition. Third-party
 packages add nodes through the ``rmlab.nodes`` entry-point group.
 """
 
@@ -47,6 +49,7 @@ __all__ = [
     "available",
     "lookup",
     "node",
+    "outputs",
     "register",
 ]
 
@@ -56,7 +59,7 @@ ALL_VARIANTS: frozenset[type[RuntimeData]] = frozenset(
 
 _MISSING: Any = object()
 _JSON_TYPES = {float: "number", int: "integer", bool: "boolean", str: "string"}
-_RESERVED = {"node_id", "process", "setup", "teardown", "accepts", "produces", "node_type"}
+_RESERVED = {"node_id", "process", "setup", "flush", "teardown", "accepts", "produces", "node_type"}
 
 
 class Param:
@@ -285,8 +288,33 @@ class Node:
         """Handle one input frame; return an output, an iterable of outputs, or None."""
         raise NotImplementedError(f"{type(self).__name__} must override process()")
 
+    def flush(self) -> RuntimeData | Iterable[RuntimeData] | None:
+        """Emit what the node still buffers; called once when its input has ended.
+
+        Nodes never see ``EndOfInput`` in ``process``: the executor calls ``flush``
+        after every predecessor has ended and then passes ``EndOfInput`` on.
+        """
+        return None
+
     def teardown(self) -> None:
         """Release resources; runs once when the node stops."""
+
+
+def outputs(result: Any) -> list[RuntimeData]:
+    """Normalise what ``process``/``flush`` returned into a list of frames.
+
+    ``None`` is nothing; a frame is one output; an ndarray, str, bytes or dict is
+    one output through ``as_data``; any other iterable is a sequence of outputs.
+    """
+    if result is None:
+        return []
+    if isinstance(result, RuntimeData):
+        return [result]
+    if isinstance(result, (np.ndarray, str, bytes, bytearray, memoryview, Mapping)):
+        return [as_data(result)]
+    if isinstance(result, Iterable):
+        return [x if isinstance(x, RuntimeData) else as_data(x) for x in result]
+    return [as_data(result)]
 
 
 def _type_of(default: Any) -> type | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import rmlab.wire
 
 import rmlab
 import rmlab.errors
 import rmlab.nodes
+import rmlab.wire
 
 pytestmark = pytest.mark.unit
 
@@ -16,6 +16,8 @@ EXPECTED = {
     "File", "Json", "Manifest", "ManifestError", "Node", "NodeCrashed", "NodeError", "NodeSpec",
     "Numpy", "Param", "RmlabError", "RuntimeData", "SessionClosed", "SessionError", "Text",
     "Timeout", "Video", "WireError", "__version__", "as_data", "node",
+    "Output", "Session", "execute", "execute_pipeline", "execute_pipeline_with_input",
+    "open_session",
 }  # fmt: skip
 
 

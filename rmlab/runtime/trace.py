@@ -1,0 +1,168 @@
+"""Per-hop timestamps and latency statistics.
+
+Every frame that enters a session gets a ``Trace``: a sequence number, its origin
+time, and for each node it passed through the time it was received and the time
+its ``process`` returned (``time.monotonic_ns``, comparable across processes on
+one machine). A session's ``stats()`` summarises them: per-node processing time,
+end-to-end latency (origin to arrival at the session), drops and restarts.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Hop", "LatencyStats", "Stats", "Trace"]
+
+_WINDOW = 4096  # latency samples kept per series: recent enough to be live, enough for a p99
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One node a frame passed through."""
+
+    node_id: str
+    recv_ns: int
+    done_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Where a frame has been and when (monotonic nanoseconds)."""
+
+    seq: int
+    origin_ns: int
+    hops: tuple[Hop, ...] = ()
+    arrived_ns: int = 0
+    """When the output reached the session (0 until it has)."""
+
+    @property
+    def latency_ns(self) -> int:
+        """Origin to arrival at the session."""
+        return self.arrived_ns - self.origin_ns if self.arrived_ns else 0
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of one latency series, in milliseconds."""
+
+    count: int
+    median_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, samples_ns: deque[int] | list[int], total: int | None = None) -> LatencyStats:
+        if not samples_ns:
+            return cls(total or 0, float("nan"), float("nan"), float("nan"), float("nan"))
+        a = np.fromiter(samples_ns, dtype=np.float64, count=len(samples_ns)) / 1e6
+        med, p99 = np.percentile(a, [50, 99])
+        return cls(total if total is not None else a.size, med, p99, a.mean(), a.max())
+
+
+class LatencyRecorder:
+    """Rolling latency samples per node and end to end; cheap to append from hot paths."""
+
+    def __init__(self) -> None:
+        self.node: dict[str, deque[int]] = {}
+        self.node_count: dict[str, int] = {}
+        self.end_to_end: deque[int] = deque(maxlen=_WINDOW)
+        self.outputs = 0
+
+    def hop(self, node_id: str, ns: int) -> None:
+        series = self.node.get(node_id)
+        if series is None:
+            series = self.node[node_id] = deque(maxlen=_WINDOW)
+            self.node_count[node_id] = 0
+        series.append(ns)
+        self.node_count[node_id] += 1
+
+    def output(self, trace: Trace) -> None:
+        self.outputs += 1
+        if trace.arrived_ns:
+            self.end_to_end.append(trace.arrived_ns - trace.origin_ns)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A snapshot of a session: per-node and end-to-end latency, counts, drops, restarts."""
+
+    executor: str
+    elapsed_s: float
+    pushed: int
+    outputs: int
+    nodes: dict[str, LatencyStats]
+    end_to_end: LatencyStats
+    drops: dict[str, int] = field(default_factory=dict)
+    """Frames dropped by the drop-oldest policy, per edge (``"session->gain"``)."""
+    errors: dict[str, int] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON or a DataFrame."""
+        return {
+            "executor": self.executor,
+            "elapsed_s": self.elapsed_s,
+            "pushed": self.pushed,
+            "outputs": self.outputs,
+            "nodes": {k: vars(v) for k, v in self.nodes.items()},
+            "end_to_end": vars(self.end_to_end),
+            "drops": dict(self.drops),
+            "errors": dict(self.errors),
+            "restarts": dict(self.restarts),
+        }
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows = [("node", "frames", "median ms", "p99 ms", "max ms", "errors", "restarts")]
+        for nid, s in [*self.nodes.items(), ("end to end", self.end_to_end)]:
+            rows.append(
+                (
+                    nid,
+                    str(s.count),
+                    f"{s.median_ms:.3f}",
+                    f"{s.p99_ms:.3f}",
+                    f"{s.max_ms:.3f}",
+                    str(self.errors.get(nid, 0)) if nid in self.nodes else "",
+                    str(self.restarts.get(nid, 0)) if nid in self.nodes else "",
+                )
+            )
+        return rows
+
+    def _summary(self) -> str:
+        drops = sum(self.drops.values())
+        text = (
+            f"{self.executor} executor, {self.elapsed_s:.1f} s: {self.pushed} pushed, "
+            f"{self.outputs} outputs, {drops} dropped"
+        )
+        if drops:
+            text += " (" + ", ".join(f"{k}: {v}" for k, v in self.drops.items() if v) + ")"
+        return text
+
+    def __str__(self) -> str:
+        rows = self._rows()
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [self._summary()]
+        for r in rows:
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                )
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head, *body = self._rows()
+        th = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+        trs = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
+        )
+        return (
+            f"<div class='rmlab-stats'><p>{html.escape(self._summary())}</p>"
+            f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table></div>"
+        )

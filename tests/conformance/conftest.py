@@ -1,0 +1,12 @@
+"""The conformance suite runs unchanged against every executor listed here."""
+
+from __future__ import annotations
+
+import pytest
+
+EXECUTORS = ["local"]
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> str:
+    return request.param
