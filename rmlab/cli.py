@@ -1,5 +1,6 @@
 """The ``rmlab`` command.
 
+``rmlab run MANIFEST``       run a pipeline over a WAV file (or no input), write the result
 ``rmlab validate MANIFEST``  check a manifest; every problem with its JSON path
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
 ``rmlab schema``             print the manifest JSON Schema
@@ -25,6 +26,61 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"ok: {name!s} is valid ({len(m.nodes)} nodes, {len(m.connections)} connections)")
     for c in m.connections:
         print(f"  {c.source} -> {c.target}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from rmlab.audio import read_wav, write_wav
+    from rmlab.data import Audio, RuntimeData
+    from rmlab.runtime import open_session
+    from rmlab.runtime.unary import to_value
+
+    frames: list[RuntimeData] = []
+    if args.input:
+        samples, rate = read_wav(args.input)
+        for start in range(0, len(samples), args.block):
+            frames.append(Audio(samples[start : start + args.block], rate, samples.shape[1]))
+    audio: list[np.ndarray] = []
+    out_rate = out_channels = None
+    events = open(args.events, "w", encoding="utf-8") if args.events else sys.stdout  # noqa: SIM115
+    with open_session(args.manifest, args.executor, backpressure="block") as s:
+        for i, f in enumerate(frames):
+            s.push(f)
+            if not args.quiet and (i % 50 == 0 or i == len(frames) - 1):
+                print(f"\r{i + 1}/{len(frames)} frames pushed", end="", file=sys.stderr)
+        s.end()
+        for out in s:
+            if isinstance(out.data, Audio):
+                if out_rate not in (None, out.data.sample_rate):
+                    raise RmlabError(
+                        f"sinks return audio at {out_rate} and {out.data.sample_rate} Hz; "
+                        "add a Resample node so one WAV can hold both"
+                    )
+                out_rate, out_channels = out.data.sample_rate, out.data.channels
+                audio.append(out.data.as_2d())
+            else:
+                value = to_value(out.data)
+                if isinstance(value, np.ndarray):
+                    value = {"shape": list(value.shape), "dtype": str(value.dtype)}
+                print(json.dumps({"node": out.node_id, "value": value}, default=str), file=events)
+        stats = s.stats()
+    if events is not sys.stdout:
+        events.close()
+    if not args.quiet:
+        print(file=sys.stderr)
+        print(stats, file=sys.stderr)
+    if args.output:
+        if not audio:
+            raise RmlabError(f"--output {args.output}: the pipeline returned no audio")
+        write_wav(args.output, np.concatenate(audio), out_rate, args.subtype)
+        if not args.quiet:
+            secs = sum(len(a) for a in audio) / out_rate
+            print(f"wrote {args.output}: {secs:.2f} s, {out_channels} ch, {out_rate} Hz",
+                  file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -85,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a manifest and list every problem")
     p.add_argument("manifest", help="path to a manifest JSON file")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("run", help="run a pipeline over a WAV file")
+    p.add_argument("manifest", help="path to a manifest JSON file")
+    p.add_argument("-i", "--input", help="WAV file to stream in (omit for no input)")
+    p.add_argument("-o", "--output", help="WAV file for the returned audio")
+    p.add_argument("--events", help="file for non-audio outputs as JSON lines (default stdout)")
+    p.add_argument("--block", type=int, default=960, help="samples per frame (default 960)")
+    p.add_argument("--executor", default="local", help="executor (default local)")
+    p.add_argument(
+        "--subtype", choices=("float", "int16"), default="float", help="WAV sample format"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or stats on stderr")
+    p.set_defaults(func=_run)
 
     p = sub.add_parser("nodes", help="list node types with their params")
     p.add_argument("name", nargs="?", help="show one node type in full")

@@ -62,3 +62,30 @@ def test_nodes_lists_the_registry() -> None:
 def test_schema_command_prints_the_committed_schema() -> None:
     r = rmlab("schema")
     assert json.loads(r.stdout) == json.loads(SCHEMA_PATH.read_text())
+
+
+def test_run_streams_a_wav_end_to_end(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rmlab.audio import read_wav, write_wav
+
+    t = np.arange(24000) / 48000
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sin(2 * np.pi * 660 * t)], 1)
+    write_wav(tmp_path / "in.wav", stereo, 48000)
+    r = rmlab(
+        "run", "examples/passthrough.json", "-i", str(tmp_path / "in.wav"),
+        "-o", str(tmp_path / "out.wav"), "--block", "1000",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "24/24 frames pushed" in r.stderr and "end to end" in r.stderr
+    out, rate = read_wav(tmp_path / "out.wav")
+    assert rate == 48000 and out.shape == (24000, 2)
+    np.testing.assert_array_equal(out, stereo.astype(np.float32))
+
+
+def test_run_reports_bad_input(tmp_path: Path) -> None:
+    r = rmlab("run", "examples/passthrough.json", "-i", str(tmp_path / "missing.wav"))
+    assert r.returncode == 1 and "no such WAV file" in r.stderr
+    (tmp_path / "junk.wav").write_bytes(b"not a wav")
+    r = rmlab("run", "examples/passthrough.json", "-i", str(tmp_path / "junk.wav"))
+    assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr
