@@ -140,7 +140,10 @@ class Audio(RuntimeData):
 
 @dataclass(frozen=True, eq=False)
 class Video(RuntimeData):
-    """A video frame. ``format`` and ``codec`` are the upstream enum codes (u8)."""
+    """A video frame. ``format`` and ``codec`` are the upstream enum codes (u8).
+
+    ``pixels`` is stored flat (1-D uint8, C order), exactly as the wire carries it.
+    """
 
     TAG: ClassVar[int] = 2
 
@@ -153,8 +156,11 @@ class Video(RuntimeData):
     is_keyframe: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.pixels, np.ndarray) or self.pixels.dtype != np.uint8:
-            object.__setattr__(self, "pixels", np.asarray(self.pixels, dtype=np.uint8))
+        p = self.pixels
+        if not isinstance(p, np.ndarray) or p.dtype != np.uint8 or p.ndim != 1:
+            # Flat, as the wire carries it, so frames round-trip exactly; reshape
+            # with (height, width, -1) for packed formats.
+            object.__setattr__(self, "pixels", np.asarray(p, dtype=np.uint8).reshape(-1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +171,11 @@ class Text(RuntimeData):
 
     text: str
     channel: str = "tts"
+
+    def __post_init__(self) -> None:
+        # The wire cannot tell "" from "tts" (both are upstream's raw form).
+        if self.channel == "":
+            object.__setattr__(self, "channel", "tts")
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,7 +202,10 @@ class Numpy(RuntimeData):
 
 @dataclass(frozen=True, eq=False)
 class File(RuntimeData):
-    """A reference to (a byte range of) a file, as upstream's File variant."""
+    """A reference to (a byte range of) a file, as upstream's File variant.
+
+    As on the wire, an empty string or 0 in an optional field means None.
+    """
 
     TAG: ClassVar[int] = 7
 
@@ -202,6 +216,14 @@ class File(RuntimeData):
     offset: int | None = None
     length: int | None = None
     stream_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # On the wire 0 and "" mean "absent" (as upstream): normalise so frames
+        # round-trip exactly.
+        for name in ("filename", "mime_type", "size", "offset", "length", "stream_id"):
+            value = getattr(self, name)
+            if value is not None and (value == "" or value == 0):
+                object.__setattr__(self, name, None)
 
 
 @dataclass(frozen=True, eq=False)
