@@ -430,6 +430,7 @@ class Session:
 
 _EXECUTORS = {
     "local": "rmlab.runtime.local:LocalSession",
+    "shm": "rmlab.runtime.shm.supervisor:ShmSession",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-EXECUTORS = ["local"]
+EXECUTORS = ["local", "shm"]
 
 
 @pytest.fixture(params=EXECUTORS)

@@ -1,0 +1,220 @@
+"""One node in its own process: ``python -m rmlab.runtime.shm.worker``.
+
+The session writes a pickled spec to stdin and keeps stdin open: EOF means "stop"
+(and arrives by itself if the session's process dies). The worker reports on
+stdout with JSON lines (``ready``, ``setup-failed``); a node's own prints go to
+stderr, whose tail the session keeps for crash reports.
+
+The loop: sleep in ``poll`` on the doorbell and stdin (GIL released, ~0% CPU),
+drain the doorbell, receive from every input until all are empty, process each
+frame and publish its outputs, repeat. Errors in the node travel downstream as
+error records, so the session raises them in order with the node's outputs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import pickle
+import select
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this worker when the session's process dies, however it dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the stdin EOF watch still applies
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class Worker:
+    def __init__(self, spec: dict[str, Any], report: Any):
+        import cloudpickle
+
+        from rmlab.runtime.shm.channels import Board, Inlet, Outlet, iox_node, service
+
+        self.spec = spec
+        self.report = report
+        self.index: int = spec["index"]
+        self.node_id: str = spec["node_id"]
+        self.n: int = spec["n"]
+        cls = cloudpickle.loads(spec["cls"])
+        self.node = cls(**spec["params"])
+        self.node.node_id = self.node_id
+        self.accepts = tuple(self.node.accepts)
+        self.node.setup()
+        self.board = Board(spec["board"], self.n, create=False)
+        self.iox = iox_node(f"rmlab-{spec['sid']}-{self.index}")
+        names = spec["names"]
+        kw = {"buffer": spec["buffer"], "borrowed": spec["borrowed"], "create": False}
+        out_svc = service(self.iox, names[self.index], max_subscribers=spec["max_subs"], **kw)
+        self.outlet = Outlet(
+            out_svc,
+            self.index,
+            board=self.board,
+            consumers=spec["successors"],
+            doorbells=spec["succ_doorbells"],
+            session_fd=spec["session_doorbell"],
+            credit_fd=spec["doorbell"],
+            block=spec["block"],
+            buffer=spec["buffer"],
+            max_frame=spec["max_frame"],
+            label=f"node {self.node_id!r}",
+        )
+        self.inlets = []
+        for p, credit_fd in zip(spec["inputs"], spec["input_credit_fds"], strict=True):
+            svc = service(self.iox, names[p], max_subscribers=spec["max_subs"], **kw)
+            inlet = Inlet(
+                svc, p, self.index, board=self.board, borrowed=spec["borrowed"],
+                credit_fd=credit_fd, block=spec["block"],
+            )  # fmt: skip
+            inlet.start_at(int(self.board.published[p]))
+            self.inlets.append(inlet)
+        self.ended: set[int] = set()
+        self.errors = 0
+
+    def run(self) -> None:
+        from rmlab.runtime.shm.channels import drain
+
+        bell = self.spec["doorbell"]
+        poller = select.poll()
+        poller.register(bell, select.POLLIN)
+        poller.register(0, select.POLLIN | select.POLLHUP)
+        self.report({"event": "ready", "pid": os.getpid()})
+        while True:
+            events = poller.poll()
+            for fd, _ in events:
+                if fd == 0 and not os.read(0, 4096):
+                    return  # the session closed our stdin (or died): stop
+            drain(bell)
+            self._receive_all()
+
+    def _receive_all(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for inlet in self.inlets:
+                while (data := inlet.receive()) is not None:
+                    progress = True
+                    self._handle(inlet, data)
+
+    def _handle(self, inlet: Any, data: Any) -> None:
+        from rmlab.data import EndOfInput
+        from rmlab.nodes.base import outputs
+        from rmlab.runtime.shm.channels import ALL_SOURCES, KIND_ERROR
+
+        h = inlet.header
+        if h.kind == KIND_ERROR:
+            self.outlet.send(data, src=h, kind=KIND_ERROR)  # pass errors on towards the session
+            return
+        if inlet.producer == self.n and h.target not in (ALL_SOURCES, self.index):
+            return  # pushed to another source node
+        if isinstance(data, EndOfInput):
+            self.ended.add(inlet.producer)
+            if len(self.ended) == len(self.inlets):
+                self._flush(h)
+            return
+        if not isinstance(data, self.accepts):
+            took = ", ".join(sorted(t.__name__ for t in self.accepts))
+            self._error(f"{self.node.node_type} does not accept {type(data).__name__} "
+                        f"(accepts {took})", "")  # fmt: skip
+            return
+        t0 = time.monotonic_ns()
+        try:
+            outs = outputs(self.node.process(data))
+        except Exception as exc:
+            self._error(f"{type(exc).__name__} in process(): {exc}", traceback.format_exc())
+            return
+        t1 = time.monotonic_ns()
+        hop = (self.index, t0, t1)
+        for out in outs:
+            self._send(out, src=h, hop=hop)
+
+    def _flush(self, eoi_header: Any) -> None:
+        from rmlab.data import EndOfInput
+        from rmlab.nodes.base import outputs
+
+        t0 = time.monotonic_ns()
+        try:
+            outs = outputs(self.node.flush())
+        except Exception as exc:
+            self._error(f"{type(exc).__name__} in flush(): {exc}", traceback.format_exc())
+            outs = []
+        t1 = time.monotonic_ns()
+        for out in outs:
+            self._send(out, seq=-1, origin_ns=t0, hop=(self.index, t0, t1))
+        self._send(EndOfInput(), src=eoi_header)
+
+    def _send(self, out: Any, **kw: Any) -> None:
+        from rmlab.errors import RmlabError
+
+        try:
+            self.outlet.send(out, **kw)
+        except RmlabError as exc:  # e.g. a frame above max_frame_bytes: report, go on
+            self._error(str(exc), "")
+
+    def _error(self, message: str, tb: str) -> None:
+        from rmlab.runtime.shm.channels import KIND_ERROR
+
+        self.errors += 1
+        record = {"node_id": self.node_id, "message": message, "traceback": tb}
+        eid = ((self.index + 1) << 40) | self.errors
+        self.outlet.send(
+            json.dumps(record).encode(), seq=eid, origin_ns=time.monotonic_ns(), kind=KIND_ERROR
+        )
+
+    def close(self) -> None:
+        for inlet in self.inlets:
+            inlet.close()
+        self.outlet.close()
+        self.board.close()
+        try:
+            self.node.teardown()
+        finally:
+            self.iox.delete() if hasattr(self.iox, "delete") else None
+
+
+def main() -> int:
+    spec = pickle.load(sys.stdin.buffer)
+    _die_with_parent(spec["parent_pid"])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the session's to handle
+    # stdout is our protocol channel: move the node's own prints to stderr
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def report(msg: dict[str, Any]) -> None:
+        proto.write(json.dumps(msg) + "\n")
+
+    sys.path[:] = spec["sys_path"]
+    try:
+        worker = Worker(spec, report)
+    except Exception as exc:
+        report(
+            {
+                "event": "setup-failed",
+                "message": f"{type(exc).__name__} in setup(): {exc}",
+                "traceback": traceback.format_exc(),
+            }
+        )
+        return 1
+    try:
+        worker.run()
+    finally:
+        worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
