@@ -441,15 +441,22 @@ def open_session(
     backpressure: Backpressure = "drop-oldest",
     queue_size: int = 64,
     session_id: str | None = None,
+    start_timeout: float = 30.0,
+    max_frame_bytes: int = 64 * 1024 * 1024,
 ) -> Session:
     """Start a pipeline and return its ``Session`` (use it in a ``with`` block).
 
     ``manifest`` is a ``Manifest``, a path, JSON text or a dict; it is validated
     first (``ManifestError`` lists every problem). ``executor`` is ``"local"`` (every
-    node in this process). ``backpressure`` is ``"drop-oldest"`` for live sources or
-    ``"block"`` for lossless offline work; ``queue_size`` bounds each queue.
+    node in this process, on one thread) or ``"shm"`` (every node in its own
+    process, frames through iceoryx2 shared memory). ``backpressure`` is
+    ``"drop-oldest"`` for live sources or ``"block"`` for lossless offline work;
+    ``queue_size`` bounds each queue. For ``"shm"``: ``start_timeout`` is how long
+    the workers may take to start (import and ``setup()``), ``max_frame_bytes`` the
+    largest encoded frame a channel accepts.
     """
     import importlib
+    import re
     import uuid
 
     from rmlab.errors import ExecutorError
@@ -465,4 +472,11 @@ def open_session(
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
     sid = session_id if session_id is not None else uuid.uuid4().hex[:12]
-    return cls(graph, backpressure=backpressure, queue_size=queue_size, session_id=sid)
+    if not (isinstance(sid, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid)):
+        raise SessionError(
+            f"session_id must be 1-64 letters, digits, '_' or '-', got {session_id!r}"
+        )
+    options = {"start_timeout": start_timeout, "max_frame_bytes": max_frame_bytes}
+    if executor == "local":
+        options = {}  # one process, no channels: nothing to bound
+    return cls(graph, backpressure=backpressure, queue_size=queue_size, session_id=sid, **options)

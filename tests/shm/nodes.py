@@ -1,0 +1,66 @@
+"""Nodes for the process-model tests (imported by worker processes by reference)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+
+from rmlab import Json, Node, Numpy, Param, RuntimeData
+
+
+class SCrashOn(Node):
+    """Kill this worker process (``how``: "exit" or "segv") on the Json value ``at``."""
+
+    at: int = Param(3)
+    how: str = Param("exit", choices=("exit", "segv"))
+
+    def process(self, frame: RuntimeData) -> RuntimeData:
+        if isinstance(frame, Json) and frame.value == self.at:
+            print(f"about to die on {self.at}", file=sys.stderr, flush=True)
+            if self.how == "segv":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            os._exit(7)
+        return frame
+
+
+class SViewCheck(Node):
+    """Report how the input array arrived: read-only? a view on shared memory?"""
+
+    def process(self, frame: Numpy) -> Json:
+        a = frame.array
+        return Json({"writeable": bool(a.flags.writeable), "owndata": bool(a.flags.owndata),
+                     "sum": float(a.sum()), "pid": os.getpid()})  # fmt: skip
+
+
+class SBig(Node):
+    """Emit a Numpy frame of ``nbytes`` bytes for every input."""
+
+    nbytes: int = Param(1024, min=1)
+
+    def process(self, frame: RuntimeData) -> Numpy:
+        return Numpy(np.zeros(self.nbytes, np.uint8))
+
+
+class SPid(Node):
+    """Emit this worker's pid."""
+
+    def process(self, frame: RuntimeData) -> Json:
+        return Json(os.getpid())
+
+
+class SSlowSetup(Node):
+    """Take ``seconds`` to set up, like a node loading a model."""
+
+    seconds: float = Param(5.0, min=0.0)
+
+    def setup(self) -> None:
+        import time
+
+        print("loading a big model...", file=sys.stderr, flush=True)
+        time.sleep(self.seconds)
+
+    def process(self, frame: RuntimeData) -> RuntimeData:
+        return frame
