@@ -318,18 +318,16 @@ class ShmSession(Session):
         rc = w.proc.wait()
         time.sleep(0.02)  # let the stderr reader take the last lines
         self._drain_stderr(w)
-        if w.failure is not None or not w.ready.is_set():  # died while starting
-            if w.failure is None:
-                w.failure = NodeCrashed(w.node_id, exit_code=rc if rc >= 0 else None,
-                                        signal=-rc if rc < 0 else None, stderr_tail=w.tail())  # fmt: skip
-            w.ready.set()
-            return
         err = NodeCrashed(
             w.node_id,
             exit_code=rc if rc >= 0 else None,
             signal=-rc if rc < 0 else None,
             stderr_tail=w.tail(),
         )
+        if w.failure is not None or not w.ready.is_set():  # died while starting
+            w.failure = w.failure or err
+            w.ready.set()
+            return
         policy = w.spec["restart"]
         if policy.get("policy") == "on-failure" and w.restarts < policy.get("max_restarts", 3):
             self._fail(err)
