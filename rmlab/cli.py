@@ -4,7 +4,8 @@
 ``rmlab validate MANIFEST``  check a manifest; every problem with its JSON path
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
 ``rmlab schema``             print the manifest JSON Schema
-``rmlab bench NAME``         run a benchmark by hand and print its table (``wire``)
+``rmlab bench NAME``         run a benchmark by hand and print its table
+                             (``wire``, ``nodes``, ``executors``)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from rmlab.errors import RmlabError
 
-_BENCHES = ("wire",)
+_BENCHES = ("wire", "nodes", "executors")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -148,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="WAV file for the returned audio")
     p.add_argument("--events", help="file for non-audio outputs as JSON lines (default stdout)")
     p.add_argument("--block", type=int, default=960, help="samples per frame (default 960)")
-    p.add_argument("--executor", default="local", help="executor (default local)")
+    p.add_argument(
+        "--executor", default="shm", choices=("shm", "local"), help="executor (default shm)"
+    )
     p.add_argument(
         "--subtype", choices=("float", "int16"), default="float", help="WAV sample format"
     )
@@ -179,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `rmlab nodes | head`: the reader left; that is fine
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -152,6 +152,14 @@ class FrameQueue:
             except TimeoutError:
                 raise Timeout(f"nothing arrived within {timeout} s") from None
 
+    def add_async_waiter(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
+        """Resolve ``fut`` (through ``loop``) at the next put or close."""
+        with self._cond:
+            if self._items or self._closed:
+                loop.call_soon_threadsafe(_set_done, fut)
+            else:
+                self._async_waiters.append((loop, fut))
+
     def _wake_async(self) -> None:
         waiters, self._async_waiters = self._async_waiters, []
         for loop, fut in waiters:
@@ -246,7 +254,7 @@ class Session:
         if self._state in ("closed", "drained"):
             raise self._closed_error()
         try:
-            item = self._out.get(timeout)
+            item = self._next_item(timeout)
         except SessionClosed:
             raise self._closed_error() from None
         except Timeout:
@@ -258,7 +266,7 @@ class Session:
         if self._state in ("closed", "drained"):
             raise self._closed_error()
         try:
-            item = await self._out.aget(timeout)
+            item = await self._anext_item(timeout)
         except SessionClosed:
             raise self._closed_error() from None
         except Timeout:
@@ -386,6 +394,13 @@ class Session:
 
     def _shutdown(self) -> None:
         raise NotImplementedError
+
+    def _next_item(self, timeout: float | None) -> Any:
+        """The next output record; an executor that receives on demand overrides this."""
+        return self._out.get(timeout)
+
+    async def _anext_item(self, timeout: float | None) -> Any:
+        return await self._out.aget(timeout)
 
     def _tapped(self, node_id: str) -> None:
         """Hook: an executor that must subscribe to a node's output does it here."""

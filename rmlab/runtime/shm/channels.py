@@ -147,10 +147,13 @@ def ring(fd: int) -> None:
 
 
 def drain(fd: int) -> None:
-    """Consume every pending ring, so the next poll sleeps until a new one."""
+    """Consume pending rings, so the next poll sleeps until a new one.
+
+    One read: more than 4096 pending rings only means the next poll returns at once,
+    and a loop would end in a costly BlockingIOError on every hop.
+    """
     with contextlib.suppress(BlockingIOError):
-        while os.read(fd, 4096):
-            pass
+        os.read(fd, 4096)
 
 
 # -- the board: shared counters for flow control and drop accounting -------------------
@@ -320,7 +323,8 @@ class Outlet:
         while int(min(b.consumed[c, p] for c in consumers)) + self.buffer <= self.sent:
             if poller is None:
                 poller = select.poll()
-                poller.register(self.credit_fd, select.POLLIN)
+                for fd in (self.credit_fd, *self.also_poll):
+                    poller.register(fd, select.POLLIN)
             b.waiting[p] = 1
             if int(min(b.consumed[c, p] for c in consumers)) + self.buffer > self.sent:
                 break
@@ -329,12 +333,15 @@ class Outlet:
             # doorbell: harmless, because the worker receives until empty after each send.
             poller.poll(20)
             drain(self.credit_fd)
-            if self.abort is not None:
-                self.abort()
+            if self.on_wait is not None:
+                self.on_wait()
         b.waiting[p] = 0
 
-    abort: Any = None
-    """Called while waiting for credit; raises to give up (the session closed or crashed)."""
+    also_poll: tuple[int, ...] = ()
+    """More fds whose readiness should interrupt a credit wait (the session's doorbell)."""
+    on_wait: Any = None
+    """Called after each credit wait: the session drains its outputs there (so a producer
+    that pushes before it pulls cannot deadlock), and raises to give up when closed."""
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
