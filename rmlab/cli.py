@@ -1,5 +1,6 @@
 """The ``rmlab`` command.
 
+``rmlab demo``               a tone through a 3-node shared-memory pipeline, live latency table
 ``rmlab run MANIFEST``       run a pipeline over a WAV file (or no input), write the result
 ``rmlab validate MANIFEST``  check a manifest; every problem with its JSON path
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
@@ -28,6 +29,12 @@ def _validate(args: argparse.Namespace) -> int:
     for c in m.connections:
         print(f"  {c.source} -> {c.target}")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rmlab._demo import run_demo
+
+    return run_demo(args.seconds, args.executor)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -142,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a manifest and list every problem")
     p.add_argument("manifest", help="path to a manifest JSON file")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("demo", help="a live pipeline on a synthetic tone, with its latency")
+    p.add_argument("--seconds", type=float, default=10.0, help="how long (0: until Ctrl-C)")
+    p.add_argument("--executor", default="shm", choices=("shm", "local"), help="default shm")
+    p.set_defaults(func=_demo)
 
     p = sub.add_parser("run", help="run a pipeline over a WAV file")
     p.add_argument("manifest", help="path to a manifest JSON file")

@@ -201,6 +201,13 @@ class Filter(StreamingNode):
         self._sos = np.zeros((0, 6))
         self._zi: np.ndarray | None = None
 
+    def setup(self) -> None:
+        # Pay scipy's import (~0.4-1 s) before the worker reports ready, not on the first
+        # live frame, where it would stall the stream and drop frames upstream.
+        import scipy.signal  # noqa: F401
+
+        super().setup()
+
     def design(self, sample_rate: int) -> np.ndarray:
         """The filter as second-order sections for ``sample_rate``."""
         from scipy import signal  # imported when needed: it takes ~0.4 s, every worker pays it

@@ -89,3 +89,31 @@ def test_run_reports_bad_input(tmp_path: Path) -> None:
     (tmp_path / "junk.wav").write_bytes(b"not a wav")
     r = rmlab("run", "examples/passthrough.json", "-i", str(tmp_path / "junk.wav"))
     assert r.returncode == 1 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.shm
+def test_demo_runs_and_prints_latency() -> None:
+    r = rmlab("demo", "--seconds", "2")
+    assert r.returncode == 0, r.stderr
+    assert "on the 'shm' executor" in r.stdout
+    final = r.stdout.rsplit("\n\n", 1)[-1]
+    for row in ("gain", "lowpass", "meter", "end to end"):
+        assert row in final
+    assert " 0 dropped" in final
+
+
+@pytest.mark.shm
+def test_demo_stops_cleanly_on_ctrl_c() -> None:
+    import signal
+    import time
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "rmlab.cli", "demo", "--seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert "Ctrl-C stops" in p.stdout.readline()  # type: ignore[union-attr]
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=15)
+    assert p.returncode == 0, err
+    assert "stopped" in out and "end to end" in out and "Traceback" not in err

@@ -39,4 +39,4 @@ def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
         {},
     )
     out = capsys.readouterr().out
-    assert '"node_type": "ReadmeScale"' in out and "[0. 1. 2. 3.]" in out
+    assert "[0. 2. 4. 6.]" in out
