@@ -6,7 +6,7 @@
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
 ``rmlab schema``             print the manifest JSON Schema
 ``rmlab bench NAME``         run a benchmark by hand and print its table
-                             (``wire``, ``nodes``, ``executors``)
+                             (``wire``, ``nodes``, ``executor``, ``audio``)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from rmlab.errors import RmlabError
 
-_BENCHES = ("wire", "nodes", "executors")
+_BENCHES = ("wire", "nodes", "executor", "audio")
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -24,6 +24,11 @@ import time
 import traceback
 from typing import Any
 
+from rmlab.data import EndOfInput
+from rmlab.errors import RmlabError
+from rmlab.nodes.base import outputs
+from rmlab.runtime.shm.channels import ALL_SOURCES, KIND_ERROR, drain
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -85,8 +90,6 @@ class Worker:
         self.errors = 0
 
     def run(self) -> None:
-        from rmlab.runtime.shm.channels import drain
-
         bell = self.spec["doorbell"]
         poller = select.poll()
         poller.register(bell, select.POLLIN)
@@ -101,19 +104,20 @@ class Worker:
             self._receive_all()
 
     def _receive_all(self) -> None:
-        progress = True
-        while progress:
-            progress = False
-            for inlet in self.inlets:
+        # One pass per inlet until it is empty. With several inlets, repeat while any gave
+        # something (frames may have arrived on an earlier one meanwhile); with one, the
+        # doorbell already guarantees a wake-up for anything that arrives later, and each
+        # empty receive() is a call into iceoryx2 the hop does not need.
+        inlets = self.inlets
+        again = True
+        while again:
+            again = False
+            for inlet in inlets:
                 while (data := inlet.receive()) is not None:
-                    progress = True
+                    again = len(inlets) > 1
                     self._handle(inlet, data)
 
     def _handle(self, inlet: Any, data: Any) -> None:
-        from rmlab.data import EndOfInput
-        from rmlab.nodes.base import outputs
-        from rmlab.runtime.shm.channels import ALL_SOURCES, KIND_ERROR
-
         h = inlet.header
         if h.kind == KIND_ERROR:
             self.outlet.send(data, src=h, kind=KIND_ERROR)  # pass errors on towards the session
@@ -142,9 +146,6 @@ class Worker:
             self._send(out, src=h, hop=hop)
 
     def _flush(self, eoi_header: Any) -> None:
-        from rmlab.data import EndOfInput
-        from rmlab.nodes.base import outputs
-
         t0 = time.monotonic_ns()
         try:
             outs = outputs(self.node.flush())
@@ -157,16 +158,12 @@ class Worker:
         self._send(EndOfInput(), src=eoi_header)
 
     def _send(self, out: Any, **kw: Any) -> None:
-        from rmlab.errors import RmlabError
-
         try:
             self.outlet.send(out, **kw)
         except RmlabError as exc:  # e.g. a frame above max_frame_bytes: report, go on
             self._error(str(exc), "")
 
     def _error(self, message: str, tb: str) -> None:
-        from rmlab.runtime.shm.channels import KIND_ERROR
-
         self.errors += 1
         record = {"node_id": self.node_id, "message": message, "traceback": tb}
         eid = ((self.index + 1) << 40) | self.errors
