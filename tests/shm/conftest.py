@@ -1,3 +1,9 @@
+"""Every shm test must leave /dev/shm and the process table as it found them.
+
+The checks are by ownership (this test's sessions and worker processes), not by a
+global listing, so other rmlab users on the machine cannot make a test fail.
+"""
+
 from __future__ import annotations
 
 import glob
@@ -5,19 +11,38 @@ import os
 
 import pytest
 
+from rmlab.runtime.shm import supervisor
 
-def rmlab_shm_files() -> set[str]:
-    # iceoryx2 keeps one 16-byte "...global_mgmt" file per domain by design
-    return {p for p in glob.glob("/dev/shm/rmlab*") if not p.endswith("global_mgmt")}
+
+def session_leftovers(session_id: str) -> list[str]:
+    """What is left of a session: its board file and its iceoryx2 nodes (alive or dead)."""
+    import iceoryx2 as iox
+
+    from rmlab.runtime.shm.channels import config
+
+    left = glob.glob(f"/dev/shm/rmlab-board-{session_id}")
+    for state in iox.Node.list(iox.ServiceType.Ipc, config()):
+        details = state[0].details
+        name = str(details.name) if details is not None else ""
+        if f'"rmlab-{session_id}-' in name:
+            left.append(f"iceoryx2 node {name}")
+    return left
 
 
 @pytest.fixture
-def no_leaks():
-    """Fail if a test leaves rmlab files in /dev/shm or worker processes behind."""
-    before = rmlab_shm_files()
-    yield
-    after = rmlab_shm_files()
-    assert after <= before, f"left in /dev/shm: {sorted(after - before)}"
+def no_leaks(monkeypatch: pytest.MonkeyPatch):
+    """Fail if this test's sessions leave files, iceoryx2 nodes or workers behind."""
+    opened: list[str] = []
+    real_init = supervisor.ShmSession.__init__
+
+    def recording_init(self, graph, **kwargs):
+        opened.append(kwargs.get("session_id", ""))
+        real_init(self, graph, **kwargs)
+
+    monkeypatch.setattr(supervisor.ShmSession, "__init__", recording_init)
+    yield opened
+    left = [x for sid in opened for x in session_leftovers(sid)]
+    assert not left, f"left behind: {left}"
     workers = [p for p in _worker_pids() if _parent(p) == os.getpid()]
     assert not workers, f"worker processes left behind: {workers}"
 

@@ -26,7 +26,7 @@ from rmlab import (
 )
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
-from .conftest import rmlab_shm_files
+from .conftest import session_leftovers
 
 pytestmark = [pytest.mark.shm, pytest.mark.usefixtures("no_leaks")]
 ROOT = Path(__file__).parents[2]
@@ -111,12 +111,14 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
             m = Manifest().add("a", "SPid").add("b", "SPid")
             s = open_session(m, "shm")
             s.push(0)
+            print(s.session_id, flush=True)
             print(sorted(s.pull(timeout=10).data.value for _ in range(2)), flush=True)
             time.sleep(60)
             """
         )
     )
     host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    sid = host.stdout.readline().strip()  # type: ignore[union-attr]
     pids = json.loads(host.stdout.readline())  # type: ignore[union-attr]
     assert len(pids) == 2 and all(_alive(p) for p in pids)
     host.kill()  # like a kernel killed from outside: no cleanup code runs
@@ -126,12 +128,12 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids), "orphaned workers"
-    assert rmlab_shm_files(), "the killed session should have left resources behind"
+    assert session_leftovers(sid), "the killed session should have left resources behind"
     # the next session start removes what the dead one left
     with open_session(Manifest().add("p", "PassThrough"), "shm") as s:
         s.push(1)
         s.pull(timeout=10)
-    assert not rmlab_shm_files()
+    assert not session_leftovers(sid)
 
 
 def test_nodes_defined_in_main_reach_workers_by_value(tmp_path: Path) -> None:

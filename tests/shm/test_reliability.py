@@ -31,7 +31,7 @@ from rmlab import (
 from rmlab.wire import encode
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
-from .conftest import rmlab_shm_files
+from .conftest import session_leftovers
 
 pytestmark = [pytest.mark.shm, pytest.mark.usefixtures("no_leaks")]
 ROOT = Path(__file__).parents[2]
@@ -91,12 +91,14 @@ def test_sigkill_of_the_owner_leaves_no_orphans(tmp_path: Path) -> None:
                 m.add(f"n{{i}}", "SPid")
             s = open_session(m, "shm")
             s.push(0)
+            print(s.session_id, flush=True)
             print(sorted(s.pull(timeout=10).data.value for _ in range(5)), flush=True)
             time.sleep(60)
             """
         )
     )
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    sid = owner.stdout.readline().strip()  # type: ignore[union-attr]
     pids = eval(owner.stdout.readline())  # type: ignore[union-attr]
     assert len(pids) == 5
     owner.kill()
@@ -106,10 +108,11 @@ def test_sigkill_of_the_owner_leaves_no_orphans(tmp_path: Path) -> None:
     while any(_alive(p) for p in pids) and time.monotonic() - t0 < 2.0:
         time.sleep(0.02)
     assert not any(_alive(p) for p in pids), "workers outlived their owner by 2 s"
+    assert session_leftovers(sid), "a SIGKILLed session cannot clean up after itself"
     with open_session(Manifest().add("p", "PassThrough"), "shm") as s:
         s.push(1)
         assert s.pull(timeout=10).data.value == 1
-    assert not rmlab_shm_files()
+    assert not session_leftovers(sid), "the next session start removes what it left"
 
 
 def _frame(i: int):
