@@ -47,6 +47,11 @@ class StreamingNode(Node, abstract=True):
     def setup(self) -> None:
         self.reset()
 
+    def update(self, **params: Any) -> None:
+        # carried state (filter memory, buffers, designs) was built for the old params
+        super().update(**params)
+        self.reset()
+
     def reset(self) -> None:
         """Forget everything carried between frames."""
 

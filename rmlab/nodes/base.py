@@ -59,7 +59,8 @@ ALL_VARIANTS: frozenset[type[RuntimeData]] = frozenset(
 
 _MISSING: Any = object()
 _JSON_TYPES = {float: "number", int: "integer", bool: "boolean", str: "string"}
-_RESERVED = {"node_id", "process", "setup", "flush", "teardown", "accepts", "produces", "node_type"}
+_RESERVED = {"node_id", "process", "setup", "flush", "teardown", "update", "accepts", "produces",
+             "node_type"}  # fmt: skip
 
 
 class Param:
@@ -280,6 +281,20 @@ class Node:
     def doc(cls) -> str:
         """The node's documentation (its docstring, dedented)."""
         return inspect.cleandoc(cls.__doc__ or "")
+
+    def update(self, **params: Any) -> None:
+        """Change params while running (``Session.set_params`` calls this between frames).
+
+        Validates the new values together with the current ones, then assigns them.
+        A node whose carried state depends on its params overrides this (calling
+        ``super().update``) to rebuild that state.
+        """
+        params = {self._aliases.get(k, k): v for k, v in params.items()}
+        problems = self.param_problems({**self._params, **params})
+        if problems:
+            raise ManifestError(problems)
+        for name, value in params.items():
+            self._params[name] = self.params[name].coerce(value)
 
     def setup(self) -> None:
         """Acquire resources; runs once in the process that runs the node."""

@@ -28,6 +28,15 @@ __all__ = ["LocalSession"]
 _END = object()
 
 
+class _SetParams:
+    """A param change travelling through the input queue, so it lands between frames."""
+
+    __slots__ = ("node_id", "params")
+
+    def __init__(self, node_id: str, params: dict[str, Any]):
+        self.node_id, self.params = node_id, params
+
+
 class LocalSession(Session):
     """Runs every node in this process, on one runner thread."""
 
@@ -59,6 +68,9 @@ class LocalSession(Session):
     def _finish(self) -> None:
         self._in.put(_END, force=True)
 
+    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        self._in.put(_SetParams(node_id, params), force=True)
+
     def _shutdown(self) -> None:
         self._in.close()  # the runner stops at its next get(); queued frames are discarded
         if self._runner is not threading.current_thread():
@@ -80,6 +92,12 @@ class LocalSession(Session):
                 self._flush_all()
                 self._ended()
                 return
+            if isinstance(item, _SetParams):
+                try:
+                    self._nodes[item.node_id].update(**item.params)
+                except Exception as exc:
+                    self._fail(_node_error(item.node_id, "update", exc))
+                continue
             frame, targets, trace = item
             self._dispatch(deque((t, frame, trace) for t in targets))
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from rmlab.data import EndOfInput, RuntimeData, as_data
-from rmlab.errors import NodeError, SessionClosed, SessionError, Timeout
+from rmlab.errors import ManifestError, NodeError, SessionClosed, SessionError, Timeout
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.trace import LatencyRecorder, LatencyStats, Stats, Trace
 
@@ -290,6 +290,32 @@ class Session:
         self._tapped(node_id)
         return self
 
+    def set_params(self, node_id: str, **params: Any) -> None:
+        """Change a running node's params; frames pushed from now on see the new values.
+
+        Validated at once (``ManifestError`` naming the param's path); applied between
+        two frames through the node's ``update`` (which may reset carried state, such
+        as a filter's memory), and kept in the session's manifest, so a restarted
+        worker starts with them too.
+        """
+        self._check_open("set_params")
+        if node_id not in self.graph.successors:
+            raise SessionError(
+                f"set_params({node_id!r}): no such node (nodes: {', '.join(self.graph.order)})"
+            )
+        from rmlab.nodes.base import plain
+
+        spec = self.graph.manifest.node(node_id)
+        i = self.graph.manifest.nodes.index(spec)
+        params = {k: plain(v) for k, v in params.items()}
+        problems = self.graph.node_class(node_id).param_problems(
+            {**spec.params, **params}, f"nodes[{i}].params"
+        )
+        if problems:
+            raise ManifestError(problems)
+        spec.params.update(params)
+        self._set_params(node_id, params)
+
     def end(self) -> None:
         """No more input: nodes flush, remaining outputs come back, then iteration stops."""
         with self._lock:
@@ -401,6 +427,10 @@ class Session:
 
     async def _anext_item(self, timeout: float | None) -> Any:
         return await self._out.aget(timeout)
+
+    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        """Hook: apply validated params to the running node, between frames."""
+        raise NotImplementedError
 
     def _tapped(self, node_id: str) -> None:
         """Hook: an executor that must subscribe to a node's output does it here."""

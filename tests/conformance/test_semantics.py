@@ -14,6 +14,7 @@ from rmlab import (
     File,
     Json,
     Manifest,
+    ManifestError,
     NodeError,
     Numpy,
     SessionClosed,
@@ -297,3 +298,18 @@ def test_remotemedia_coroutines(executor: str) -> None:
     np.testing.assert_array_equal(got[0]["samples"], np.ones(4, np.float32))
     assert got[1:] == ["txt", {"k": 1}, b"b"]
     assert asyncio.run(execute_pipeline(m)) == []
+
+
+def test_set_params_takes_effect_between_frames(executor: str) -> None:
+    m = Manifest().add("t", "CTag", tag="before")
+    with open_session(m, executor, backpressure="block") as s:
+        s.push(1)
+        assert s.pull(timeout=5).data.value == {"via": ["before"], "v": 1}
+        s.set_params("t", tag="after")
+        s.push(2)
+        assert s.pull(timeout=5).data.value == {"via": ["after"], "v": 2}
+        assert s.graph.manifest.node("t").params == {"tag": "after"}
+        with pytest.raises(ManifestError, match=r"nodes\[0\].params.tagg: unknown parameter"):
+            s.set_params("t", tagg="x")
+        with pytest.raises(SessionError, match="no such node"):
+            s.set_params("nope", tag="x")

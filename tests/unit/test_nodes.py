@@ -173,3 +173,25 @@ def test_base_process_must_be_overridden() -> None:
 
     with pytest.raises(NotImplementedError, match="TLazy must override process"):
         TLazy().process(Text("x"))
+
+
+def test_update_changes_params_live_and_validates() -> None:
+    n = TScale(factor=2.0)
+    n.update(factor=3, numTaps=9)
+    assert (n.factor, n.taps) == (3.0, 9)
+    with pytest.raises(ManifestError, match=r"params\.factor: must be <= 10\.0"):
+        n.update(factor=11)
+    assert n.factor == 3.0  # a refused update changes nothing
+
+
+def test_streaming_nodes_rebuild_their_state_on_update() -> None:
+    from rmlab.nodes.audio import Filter
+    from rmlab.testing import run_node
+
+    t = np.arange(4800) / 48000
+    x = Audio((np.sin(2 * np.pi * 3000 * t)).astype(np.float32), 48000)
+    f = Filter(kind="lowpass", cutoff_hz=8000.0)
+    loud = run_node(f, [x], end=False)[0].samples[-960:]
+    f.update(cutoff_hz=300.0)
+    quiet = run_node(f, [x], end=False)[0].samples[-960:]
+    assert np.sqrt(np.mean(loud**2)) > 0.6 and np.sqrt(np.mean(quiet**2)) < 0.01

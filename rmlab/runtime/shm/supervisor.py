@@ -89,7 +89,8 @@ class _Worker:
             env=env,
         )
         assert self.proc.stdin is not None
-        self.proc.stdin.write(pickle.dumps(self.spec, protocol=pickle.HIGHEST_PROTOCOL))
+        blob = pickle.dumps(self.spec, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.write(len(blob).to_bytes(8, "little") + blob)
         self.proc.stdin.flush()
         self.pidfd = os.pidfd_open(self.proc.pid)
 
@@ -101,6 +102,13 @@ class _Worker:
         lines = text.splitlines(keepends=True)
         self._partial = lines.pop().encode() if lines and not lines[-1].endswith("\n") else b""
         self.stderr.extend(lines)
+
+    def control(self, msg: dict[str, Any]) -> None:
+        """Send a control message (a JSON line on stdin); the worker applies it between frames."""
+        if self.proc is not None and self.proc.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):  # dead: the supervisor reports it
+                self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+                self.proc.stdin.flush()
 
     def stop(self, timeout: float) -> None:
         proc = self.proc
@@ -505,6 +513,11 @@ class ShmSession(Session):
         assert self._in is not None
         with self._push_lock:
             self._in.send(EndOfInput(), seq=-1, origin_ns=time.monotonic_ns())
+
+    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        w = self._workers[node_id]
+        w.spec["params"] = dict(self.graph.manifest.node(node_id).params)  # restarts keep them
+        w.control({"op": "set_params", "params": params})
 
     def _tapped(self, node_id: str) -> None:
         i = self._idx[node_id]

@@ -1,7 +1,9 @@
 """One node in its own process: ``python -m rmlab.runtime.shm.worker``.
 
-The session writes a pickled spec to stdin and keeps stdin open: EOF means "stop"
-(and arrives by itself if the session's process dies). The worker reports on
+The session writes a length-prefixed pickled spec to stdin and keeps stdin open for
+control messages (JSON lines, e.g. ``{"op": "set_params", "params": {...}}``, applied
+between two frames); EOF means "stop" (and arrives by itself if the session's
+process dies). The worker reports on
 stdout with JSON lines (``ready``, ``setup-failed``); a node's own prints go to
 stderr, whose tail the session keeps for crash reports.
 
@@ -95,13 +97,26 @@ class Worker:
         poller.register(bell, select.POLLIN)
         poller.register(0, select.POLLIN | select.POLLHUP)
         self.report({"event": "ready", "pid": os.getpid()})
+        pending = b""
         while True:
             events = poller.poll()
             for fd, _ in events:
-                if fd == 0 and not os.read(0, 4096):
-                    return  # the session closed our stdin (or died): stop
+                if fd == 0:
+                    chunk = os.read(0, 65536)
+                    if not chunk:
+                        return  # the session closed our stdin (or died): stop
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        self._control(json.loads(line))
             drain(bell)
             self._receive_all()
+
+    def _control(self, msg: dict[str, Any]) -> None:
+        if msg.get("op") == "set_params":
+            try:
+                self.node.update(**msg["params"])
+            except Exception as exc:
+                self._error(f"{type(exc).__name__} in update(): {exc}", traceback.format_exc())
 
     def _receive_all(self) -> None:
         # One pass per inlet until it is empty. With several inlets, repeat while any gave
@@ -182,8 +197,26 @@ class Worker:
             self.iox.delete() if hasattr(self.iox, "delete") else None
 
 
+def _read_spec() -> dict[str, Any]:
+    """The spec: an 8-byte length, then a pickle. Read with os.read, never through
+    sys.stdin's buffer, which could swallow control messages that follow it."""
+    head = _read_exactly(8)
+    return pickle.loads(_read_exactly(int.from_bytes(head, "little")))
+
+
+def _read_exactly(n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        chunk = os.read(0, n - got)
+        if not chunk:
+            raise SystemExit(1)  # the session went away before sending the spec
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
 def main() -> int:
-    spec = pickle.load(sys.stdin.buffer)
+    spec = _read_spec()
     _die_with_parent(spec["parent_pid"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the session's to handle
     # stdout is our protocol channel: move the node's own prints to stderr
