@@ -172,7 +172,7 @@ class Board:
     def __init__(self, path: str, n: int, *, create: bool):
         self.path, self.n = path, n
         p = n + 1
-        self._size = 8 * (2 + 3 * p + 2 * p * p)
+        self._size = 8 * (2 + 4 * p + 2 * p * p)
         if create:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             os.ftruncate(fd, self._size)
@@ -190,10 +190,14 @@ class Board:
         self.waiting = a[2 + p : 2 + 2 * p]
         self.session_sub = a[2 + 2 * p : 2 + 3 * p]
         self.consumed = a[2 + 3 * p : 2 + 3 * p + p * p].reshape(p, p)  # [consumer, producer]
-        self.drops = a[2 + 3 * p + p * p :].reshape(p, p)
+        self.drops = a[2 + 3 * p + p * p : 2 + 3 * p + 2 * p * p].reshape(p, p)
+        # control messages sent to each worker: checked before every frame, so a param
+        # change made before a push applies to that frame (stdin alone could lag behind)
+        self.control = a[2 + 3 * p + 2 * p * p :]
 
     def close(self) -> None:
-        self.published = self.waiting = self.session_sub = self.consumed = self.drops = None  # type: ignore[assignment]
+        self.published = self.waiting = self.session_sub = self.consumed = None  # type: ignore[assignment]
+        self.drops = self.control = None  # type: ignore[assignment]
         self._a = None  # type: ignore[assignment]
         with contextlib.suppress(BufferError):
             self._mm.close()

@@ -518,6 +518,8 @@ class ShmSession(Session):
         w = self._workers[node_id]
         w.spec["params"] = dict(self.graph.manifest.node(node_id).params)  # restarts keep them
         w.control({"op": "set_params", "params": params})
+        assert self._board is not None
+        self._board.control[self._idx[node_id]] += 1  # after the write: see Board.control
 
     def _tapped(self, node_id: str) -> None:
         i = self._idx[node_id]

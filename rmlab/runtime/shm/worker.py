@@ -90,6 +90,8 @@ class Worker:
             self.inlets.append(inlet)
         self.ended: set[int] = set()
         self.errors = 0
+        self._pending = b""
+        self._ctl_seen = int(self.board.control[self.index])  # a restart starts up to date
 
     def run(self) -> None:
         bell = self.spec["doorbell"]
@@ -97,19 +99,31 @@ class Worker:
         poller.register(bell, select.POLLIN)
         poller.register(0, select.POLLIN | select.POLLHUP)
         self.report({"event": "ready", "pid": os.getpid()})
-        pending = b""
         while True:
             events = poller.poll()
             for fd, _ in events:
-                if fd == 0:
-                    chunk = os.read(0, 65536)
-                    if not chunk:
-                        return  # the session closed our stdin (or died): stop
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    for line in lines:
-                        self._control(json.loads(line))
+                if fd == 0 and not self._read_control():
+                    return  # the session closed our stdin (or died): stop
             drain(bell)
             self._receive_all()
+
+    def _read_control(self) -> bool:
+        """Apply the control lines waiting on stdin; False at EOF (the session is gone)."""
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return False
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        for line in lines:
+            self._ctl_seen += 1
+            self._control(json.loads(line))
+        return True
+
+    def _catch_up_control(self) -> None:
+        """The board says a control message was sent: apply it before the next frame."""
+        # stdin blocks, but the line was written before the counter moved: no real wait
+        while self._ctl_seen < int(self.board.control[self.index]):
+            if not self._read_control():
+                return
 
     def _control(self, msg: dict[str, Any]) -> None:
         if msg.get("op") == "set_params":
@@ -133,6 +147,8 @@ class Worker:
                     self._handle(inlet, data)
 
     def _handle(self, inlet: Any, data: Any) -> None:
+        if self.board.control[self.index] != self._ctl_seen:
+            self._catch_up_control()
         h = inlet.header
         if h.kind == KIND_ERROR:
             self.outlet.send(data, src=h, kind=KIND_ERROR)  # pass errors on towards the session
