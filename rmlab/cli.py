@@ -5,6 +5,8 @@
 ``rmlab validate MANIFEST``  check a manifest; every problem with its JSON path
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
 ``rmlab schema``             print the manifest JSON Schema
+``rmlab doctor``             check PortAudio, devices, /dev/shm, iceoryx2, Jupyter; say the fix
+``rmlab lab [DIR]``          JupyterLab on the tutorial notebooks
 ``rmlab bench NAME``         run a benchmark by hand and print its table
                              (``wire``, ``nodes``, ``executor``, ``audio``)
 """
@@ -133,6 +135,28 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from rmlab._doctor import run_doctor
+
+    return run_doctor()
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise RmlabError("JupyterLab is not installed: pip install jupyterlab")
+    folder = Path(args.dir) if args.dir else Path(__file__).resolve().parents[1] / "notebooks"
+    if not folder.is_dir():
+        raise RmlabError(f"no notebooks folder at {folder}; pass the folder: rmlab lab DIR")
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *args.rest]
+    print(f"starting JupyterLab on {folder}", file=sys.stderr)
+    os.execv(sys.executable, argv)  # JupyterLab owns the terminal (and Ctrl-C) from here
+    return 0  # not reached
+
+
 def _bench(args: argparse.Namespace) -> int:
     import importlib
 
@@ -176,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the manifest JSON Schema")
     p.set_defaults(func=_schema)
+
+    p = sub.add_parser("doctor", help="check this machine for rmlab and say how to fix it")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the tutorial notebooks")
+    p.add_argument("dir", nargs="?", help="notebook folder (default: the repo's notebooks/)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to JupyterLab")
+    p.set_defaults(func=_lab)
 
     p = sub.add_parser("bench", help="run a benchmark and print its table")
     p.add_argument("name", choices=_BENCHES)

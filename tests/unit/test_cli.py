@@ -117,3 +117,32 @@ def test_demo_stops_cleanly_on_ctrl_c() -> None:
     out, err = p.communicate(timeout=15)
     assert p.returncode == 0, err
     assert "stopped" in out and "end to end" in out and "Traceback" not in err
+
+
+def test_doctor_reports_each_check() -> None:
+    r = rmlab("doctor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("python", "iceoryx2", "/dev/shm", "portaudio", "jupyter"):
+        assert f"  {name}" in r.stdout
+
+
+def test_doctor_fails_on_a_tiny_dev_shm(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import shutil
+
+    from rmlab._doctor import run_doctor
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(
+        shutil, "disk_usage",
+        lambda p: type(real(p))(64 * 2**20, 63 * 2**20, 1 * 2**20),
+    )  # fmt: skip
+    out = io.StringIO()
+    assert run_doctor(out) == 1
+    text = out.getvalue()
+    assert "FAIL  /dev/shm   1 MiB free of 64 MiB" in text and "--shm-size=1g" in text
+
+
+def test_lab_needs_a_notebook_folder(tmp_path: Path) -> None:
+    r = rmlab("lab", str(tmp_path / "nope"))
+    assert r.returncode == 1 and "no notebooks folder" in r.stderr
