@@ -18,11 +18,11 @@ def _commands() -> list[str]:
     return [ln for ln in block.group(1).splitlines() if ln and not ln.startswith("#")]
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    _run, test = _commands()
-    assert "pytest" in test
+def test_ci_runs_the_readme_commands() -> None:
+    run, test = _commands()
+    assert "pytest" in test and "rmlab demo" in run
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert test in ci, ".ci/run must run the README's test command verbatim"
+    assert run in ci and test in ci, ".ci/run must run the README's commands verbatim"
 
 
 def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
