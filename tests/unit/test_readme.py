@@ -40,3 +40,19 @@ def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     )
     out = capsys.readouterr().out
     assert "[0. 2. 4. 6.]" in out
+
+
+def test_readme_node_example_works() -> None:
+    import numpy as np
+
+    from rmlab import Audio
+    from rmlab.testing import run_node
+
+    code = re.search(r"## Writing a node\n\n```python\n(.*?)```", README, re.S)
+    assert code
+    scope: dict = {}
+    exec(compile(code.group(1).replace("class Gate", "class ReadmeGate"), "README", "exec"), scope)
+    gate = scope["ReadmeGate"](threshold_db=-30.0)
+    loud = Audio(np.full(960, 0.5, np.float32), 48000)
+    quiet = Audio(np.full(960, 0.001, np.float32), 48000)
+    assert run_node(gate, [loud, quiet, loud]) == [loud, loud]
