@@ -218,7 +218,8 @@ class Session:
     def push(self, x: Any, to: str | None = None) -> None:
         """Send one input: an ndarray, RuntimeData, str, bytes or dict (see ``as_data``).
 
-        ``to=None`` sends it to every source node; ``to="id"`` to that node only.
+        ``to=None`` sends it to every source node; ``to="id"`` to that source only
+        (inner nodes get their input from their predecessors).
         Pushing ``EndOfInput`` is the same as calling ``end()``.
         """
         self._check_open("push")
@@ -228,11 +229,12 @@ class Session:
             return
         if to is None:
             targets = self.graph.sources
-        elif isinstance(to, str) and to in self.graph.successors:
+        elif isinstance(to, str) and to in self.graph.sources:
             targets = (to,)
         else:
-            ids = ", ".join(self.graph.order) or "none: the pipeline is a loopback"
-            raise SessionError(f"push(to={to!r}): no such node (nodes: {ids})")
+            srcs = ", ".join(self.graph.sources) or "none: the pipeline is a loopback"
+            what = "not a source node" if to in self.graph.successors else "no such node"
+            raise SessionError(f"push(to={to!r}): {what}; push into a source ({srcs})")
         if not frame.timestamp_us or not frame.session_id:
             frame = frame.replace(
                 timestamp_us=frame.timestamp_us or time.time_ns() // 1000,

@@ -67,8 +67,11 @@ def test_push_to_a_named_node(executor: str) -> None:
         s.push(1, to="b")
         out = s.pull(timeout=5)
         assert (out.node_id, out.data.value) == ("b", {"via": ["b"], "v": 1})
-        with pytest.raises(SessionError, match=r"push\(to='zz'\): no such node \(nodes: a, b\)"):
+        with pytest.raises(SessionError, match=r"push\(to='zz'\): no such node; .*\(a, b\)"):
             s.push(1, to="zz")
+    m = Manifest().add("a", "CTag", tag="a").add("b", "CTag", tag="b").connect("a", "b")
+    with open_session(m, executor) as s, pytest.raises(SessionError, match="not a source node"):
+        s.push(1, to="b")
 
 
 def test_fan_out_delivers_to_every_successor(executor: str) -> None:
