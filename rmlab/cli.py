@@ -5,6 +5,7 @@
 ``rmlab validate MANIFEST``  check a manifest; every problem with its JSON path
 ``rmlab nodes [NAME]``       the registered node types, their params and docs
 ``rmlab schema``             print the manifest JSON Schema
+``rmlab devices``            list audio input and output devices
 ``rmlab doctor``             check PortAudio, devices, /dev/shm, iceoryx2, Jupyter; say the fix
 ``rmlab lab [DIR]``          JupyterLab on the tutorial notebooks
 ``rmlab bench NAME``         run a benchmark by hand and print its table
@@ -200,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the manifest JSON Schema")
     p.set_defaults(func=_schema)
+
+    from rmlab.audio._cli import add_parsers as add_audio_parsers
+
+    add_audio_parsers(sub)  # `rmlab devices`
 
     p = sub.add_parser("doctor", help="check this machine for rmlab and say how to fix it")
     p.set_defaults(func=_doctor)

@@ -7,7 +7,9 @@
 
 Sources: ``Microphone`` (a sounddevice input), ``FileSource``, ``ToneSource``,
 ``NoiseSource``, ``ChirpSource``. Sinks: ``Speaker`` (a sounddevice output),
-``FileSink``. All share one protocol (``start(session)``, ``stop()``, ``wait()``,
+``FileSink``. In a notebook, ``BrowserMic`` and ``BrowserSpeaker`` use the browser's
+microphone and speakers (no sound card needed in the kernel: Binder, remote servers).
+All share one protocol (``start(session)``, ``stop()``, ``wait()``,
 ``stats()``, context manager): see ``rmlab.audio._base``, which also explains why a
 started sink is its session's only consumer. ``devices()`` lists what PortAudio sees;
 device problems raise ``DeviceError`` saying what to install or which devices exist.
@@ -21,6 +23,8 @@ from rmlab.audio.speaker import Speaker
 from rmlab.audio.synth import ChirpSource, NoiseSource, ToneSource
 
 __all__ = [
+    "BrowserMic",
+    "BrowserSpeaker",
     "ChirpSource",
     "Clock",
     "DeviceInfo",
@@ -37,3 +41,13 @@ __all__ = [
     "read_wav",
     "write_wav",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The browser widgets import ipywidgets and anywidget (~0.4 s): load them on first use,
+    # so scripts, workers and the CLI stay light.
+    if name in ("BrowserMic", "BrowserSpeaker"):
+        from rmlab.audio import browser
+
+        return getattr(browser, name)
+    raise AttributeError(f"module 'rmlab.audio' has no attribute {name!r}")

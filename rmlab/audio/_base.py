@@ -187,6 +187,12 @@ class Source(_Endpoint):
     stops by itself when the session closes or ends.
     """
 
+    def start(self, session: Any) -> Self:
+        """Start pushing into ``session``; returns ``self``."""
+        if session is None or not callable(getattr(session, "push", None)):
+            raise TypeError(f"{type(self).__name__}.start() needs a session to push into")
+        return super().start(session)
+
     def _push(self, frame: Audio) -> bool:
         """Push one frame; False (and the thread should end) once the session is closed."""
         try:

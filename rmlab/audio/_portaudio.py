@@ -58,7 +58,7 @@ _INSTALL_KINDS = (OSError, ImportError)  # the library or a dependency is missin
 # Raised by a stream callback to end its own stream; sounddevice never lets them out.
 CONTROL_FLOW = ("CallbackStop", "CallbackAbort")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # open_stream holds it while it may call refresh()
 _open_streams = 0
 
 
@@ -127,24 +127,29 @@ def devices(kind: Kind | None = None) -> list[DeviceInfo]:
 
 
 def open_stream(kind: Kind, device: int | str | None, **kwargs: Any) -> Any:
-    """Open (not start) an InputStream or OutputStream on ``device``.
+    """Open and start an InputStream or OutputStream on ``device``; pair with ``close_stream``.
 
     A device that is not found, or fails to open, triggers one re-scan and retry
-    (it may have appeared since PortAudio started). Pair with ``closed_stream``.
+    (it may have appeared since PortAudio started).
     """
     global _open_streams
-    for attempt in (1, 2):
-        try:
-            with device_errors(f"opening {kind} device {_label(device)}", kind) as sd:
-                cls = sd.InputStream if kind == "input" else sd.OutputStream
-                stream = cls(device=device, **kwargs)
-        except DeviceError:
-            if attempt == 2 or not refresh():
-                raise
-            continue
-        with _lock:
+    with _lock:  # a re-scan between opening a stream and counting it would close it
+        for attempt in (1, 2):
+            try:
+                with device_errors(f"opening {kind} device {_label(device)}", kind) as sd:
+                    cls = sd.InputStream if kind == "input" else sd.OutputStream
+                    stream = cls(device=device, **kwargs)
+                    try:
+                        stream.start()
+                    except BaseException:
+                        stream.close(ignore_errors=True)
+                        raise
+            except DeviceError:
+                if attempt == 2 or not refresh():
+                    raise
+                continue
             _open_streams += 1
-        return stream
+            return stream
     raise AssertionError("unreachable")
 
 

@@ -8,6 +8,11 @@ No systemd, no D-Bus, no sound card: one ``pulseaudio`` process with its own
 - ``fifomic``, a pipe source: float32 samples written to ``fifo`` come out as a
   microphone. It has no clock of its own, so the writer (``FifoFeeder``) sets the pace.
 
+One quirk shapes ``start()``: an idle null sink sleeps in 2 s blocks and a new stream's
+latency request only takes effect when that sleep ends, so every stream opened on an
+idle ``vspk`` stalls for up to 2 s. A silent source looped into ``vspk`` at 10 ms keeps
+the sink awake at a low latency for good, and ``start()`` waits out the first 2 s block.
+
 Clients reach it through ``PULSE_SERVER`` (``env``); sounddevice opens it as
 ``device="pulse"`` (ALSA's pulse plugin, from libasound2-plugins) and the plugin
 picks the device from ``PULSE_SOURCE``/``PULSE_SINK`` when a stream opens.
@@ -31,6 +36,7 @@ from rmlab.errors import DeviceError
 __all__ = ["FifoFeeder", "VirtualPulse"]
 
 RATE = 48000
+_NULL_SINK_BLOCK_S = 2.0  # module-null-sink's idle block (BLOCK_USEC in its source)
 
 
 class VirtualPulse:
@@ -71,6 +77,8 @@ class VirtualPulse:
         modules = [
             "module-native-protocol-unix auth-anonymous=1",
             f"module-null-sink sink_name=vspk rate={r} channels=1",
+            f"module-null-source source_name=silence rate={r} channels=1",
+            "module-loopback source=silence sink=vspk latency_msec=10",  # keeps vspk awake
             "module-virtual-source source_name=vmic master=vspk.monitor",
             f"module-pipe-source source_name=fifomic file={self.fifo} format=float32le "
             f"rate={r} channels=1",
@@ -85,12 +93,14 @@ class VirtualPulse:
             stderr=subprocess.PIPE,
         )  # fmt: skip
         socket = os.path.join(self.runtime_dir, "pulse", "native")
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while not (os.path.exists(socket) and os.path.exists(self.fifo)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 err = self._stop_and_read()
                 raise DeviceError(f"pulseaudio did not start within {timeout} s:\n{err}")
             time.sleep(0.01)
+        time.sleep(max(0.0, started + _NULL_SINK_BLOCK_S + 0.1 - time.monotonic()))
         return self
 
     def stop(self) -> None:

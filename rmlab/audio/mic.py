@@ -11,7 +11,7 @@ queue that is full, a garbage-collection pause all cost dropped frames (counted 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,8 +27,11 @@ class Microphone(Source):
 
     ``device`` is a name (or part of one, as ``rmlab devices`` lists them), an index,
     or None for the default input. Frames carry ``block`` samples per channel at
-    ``sample_rate``; ``timestamp_us`` is when the first sample reached the
-    converter (PortAudio's input ADC time), in microseconds since the UNIX epoch.
+    ``sample_rate``. ``timestamp_us`` (microseconds since the UNIX epoch) is, with
+    ``timestamps="adc"``, when the first sample reached the converter as PortAudio
+    reports it (the input ADC time; a block's length before the callback where the
+    host API gives none), or with ``"callback"`` when the callback ran: steadier where
+    the ADC time is jittery (ALSA's pulse plugin), and what latency measurements use.
     ``queue`` frames may wait between the audio thread and the session before the
     oldest is dropped. Opening a device that does not exist, or without PortAudio,
     raises ``DeviceError`` from ``start()``.
@@ -46,12 +49,15 @@ class Microphone(Source):
         *,
         queue: int = 8,
         latency: str | float = "low",
+        timestamps: Literal["adc", "callback"] = "adc",
     ) -> None:
         super().__init__()
         self.device, self.sample_rate, self.block, self.channels = (
             device, int(sample_rate), int(block), int(channels)
         )  # fmt: skip
-        self.latency = latency
+        if timestamps not in ("adc", "callback"):
+            raise ValueError(f"timestamps must be 'adc' or 'callback', got {timestamps!r}")
+        self.latency, self.timestamps = latency, timestamps
         self._queue_size = queue
         self._handoff = DropOldest(queue)
         self._stream: Any = None
@@ -78,7 +84,6 @@ class Microphone(Source):
             callback=self._callback,
         )  # fmt: skip
         self._latency = self._stream.latency
-        self._stream.start()
 
     def _close(self) -> None:
         if self._stream is not None:
@@ -89,7 +94,9 @@ class Microphone(Source):
         # The audio thread: copy (PortAudio reuses indata), stamp, hand off. Nothing else.
         now_us = time.time_ns() // 1000
         age = times.currentTime - times.inputBufferAdcTime
-        if times.inputBufferAdcTime <= 0 or not 0 <= age < 1:
+        if self.timestamps == "callback":
+            age = 0.0
+        elif times.inputBufferAdcTime <= 0 or not 0 <= age < 1:
             age = frames / self.sample_rate  # no ADC time: the block began a block ago
         if status.input_overflow:
             self._overflows += 1

@@ -4,9 +4,10 @@ Frames arrive when the pipeline produces them, the device asks for samples on it
 own clock; a small jitter buffer in between absorbs the difference. Playback starts
 once ``prefill_ms`` of audio is buffered, so a late frame does not cut the sound;
 when the buffer runs dry the device gets silence for the missing part (an underrun,
-counted) and the buffer prefills again. A pipeline running faster than the device
-cannot grow the delay forever: past ``max_ms`` the oldest samples are dropped
-(counted as ``overflow_frames``).
+counted) and the buffer prefills again. Samples that wait longer than a prefill's
+worth of silence play anyway: the end of a stream is never stuck in the buffer. A
+pipeline running faster than the device cannot grow the delay forever: past
+``max_ms`` the oldest samples are dropped (counted as ``overflow_frames``).
 
 Frames at another rate than the device's are resampled with soxr's streaming
 resampler (state kept across frames, so block edges make no clicks); channel counts
@@ -37,6 +38,7 @@ class JitterBuffer:
         self._start = 0  # index of the oldest buffered sample
         self._level = 0  # samples buffered
         self._playing = False
+        self._waited = 0  # silence played while holding less than a prefill
         self._lock = threading.Lock()
         self.underruns = 0
         self.overflow_frames = 0
@@ -68,8 +70,11 @@ class JitterBuffer:
         """Fill ``out`` (``(n, channels)``) with the next samples, silence where there are none."""
         n, size = out.shape[0], self._ring.shape[0]
         with self._lock:
-            if not self._playing and self._level >= self._prefill:
-                self._playing = True
+            if not self._playing:
+                if self._level >= self._prefill or self._waited >= self._prefill > 0:
+                    self._playing, self._waited = True, 0
+                elif self._level:
+                    self._waited += n
             take = min(n, self._level) if self._playing else 0
             if self._playing and take < n:
                 self.underruns += 1
@@ -96,7 +101,10 @@ class Speaker(Sink):
     ``device``: name, index or None (the default output). ``sample_rate`` and
     ``channels`` are the device's; frames at another rate are resampled.
     ``prefill_ms`` is buffered before playback starts (and after each underrun);
-    at most ``max_ms`` is kept. ``node``/``on_output``: see ``Sink`` (a started
+    at most ``max_ms`` is kept. ``block`` samples per device callback: 10 ms at
+    48 kHz is short enough for low latency and long enough that a Python callback,
+    which may wait for the GIL, does not starve the device (PortAudio's tiny default
+    blocks glitched under load). ``node``/``on_output``: see ``Sink`` (a started
     speaker is the session's consumer).
 
     >>> with rmlab.open_session(manifest) as s, Microphone().start(s), Speaker().start(s):
@@ -110,14 +118,15 @@ class Speaker(Sink):
         channels: int = 1,
         *,
         prefill_ms: float = 40.0,
-        max_ms: float = 400.0,
+        max_ms: float = 200.0,
         latency: str | float = "low",
+        block: int = 480,
         node: str | None = None,
         on_output: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(node=node, on_output=on_output)
         self.device, self.sample_rate, self.channels = device, int(sample_rate), int(channels)
-        self.prefill_ms, self.max_ms, self.latency = prefill_ms, max_ms, latency
+        self.prefill_ms, self.max_ms, self.latency, self.block = prefill_ms, max_ms, latency, block
         self.buffer = self._new_buffer()
         self._stream: Any = None
         self._resampler: Any = None
@@ -145,9 +154,8 @@ class Speaker(Sink):
         self.buffer = self._new_buffer()
         self._stream = open_stream(
             "output", self.device, samplerate=self.sample_rate, channels=self.channels,
-            dtype="float32", latency=self.latency, callback=self._callback,
+            dtype="float32", latency=self.latency, blocksize=self.block, callback=self._callback,
         )  # fmt: skip
-        self._stream.start()
 
     def _close(self) -> None:
         if self._stream is not None:

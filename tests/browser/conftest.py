@@ -1,14 +1,15 @@
 """Fixtures for tests that drive a real JupyterLab in headless Chromium.
 
-- ``jupyter_server`` (session): a private JupyterLab server (own config, data and
+- ``jupyter_server`` (package): a private JupyterLab server (own config, data and
   runtime dirs, a token, a free port, no news toast, no autosave, a read-only
   extension manager) serving a temporary root directory.
 - ``fake_mic`` (session): a 16-bit 48 kHz 440 Hz WAV that Chromium plays as its
   microphone.
-- ``browser`` (session): Debian's Chromium through Playwright, with a fake camera and
+- ``browser`` (package): Debian's Chromium through Playwright, with a fake camera and
   microphone and permission prompts auto-accepted.
 - ``lab`` (per test): opens notebooks in fresh workspaces (``lab.open(cells)`` returns
-  a ``Notebook``: ``run_all()``, ``execute(code)``, ``evaluate(expr)``, ``page``) and
+  a ``Notebook``: ``run_all()``, ``execute(code)``, ``evaluate(expr)``,
+  ``wait_for(expr, value)``, ``page``, ``console``) and
   shuts their kernels down afterwards.
 
 Tests are skipped only when Chromium or Playwright is missing; CI installs both.
@@ -117,7 +118,7 @@ def _private_jupyter_env(home: Path) -> dict[str, str]:
     return {**os.environ, **{k: str(v) for k, v in dirs.items()}, "PYTHONUNBUFFERED": "1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """A JupyterLab server for the whole test session, killed at the end."""
     if reason := _missing_browser():
@@ -201,9 +202,14 @@ def fake_mic(tmp_path_factory: pytest.TempPathFactory) -> FakeMic:
     return mic
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(fake_mic: FakeMic) -> Iterator[Any]:
-    """Headless Chromium (never ``playwright install``: Debian's build is used)."""
+    """Headless Chromium (never ``playwright install``: Debian's build is used).
+
+    Package-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop
+    marked as running on the main thread while it is open, and every later test that
+    calls ``asyncio.run`` would fail with "cannot be called from a running event loop".
+    """
     if reason := _missing_browser():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
@@ -248,9 +254,12 @@ _EXECUTE_JS = """async (code) => {
   return { stdout, stderr, error };
 }"""
 
+_NOTEBOOK_IDLE_JS = "() => window.__rmNotebook.sessionContext.session?.kernel?.status === 'idle'"
+
+# Wait for the notebook to be the current tab with an idle kernel; remember its panel.
 _KERNEL_IDLE_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  const kernel = w && w.sessionContext && w.sessionContext.session?.kernel;
   if (!kernel || kernel.status !== "idle") return false;
   window.__rmNotebook = w;
   return true;
@@ -259,10 +268,15 @@ _KERNEL_IDLE_JS = """() => {
 
 @dataclass
 class Notebook:
-    """A notebook open in the lab: its page, and its kernel through the page."""
+    """A notebook open in the lab: its page, and its kernel through the page.
+
+    ``console`` collects the page's console errors and warnings and uncaught
+    exceptions, for assertion messages.
+    """
 
     page: Any
     path: str
+    console: list[str] = field(default_factory=list)
 
     def run_all(self, timeout: float = 60) -> None:
         """Run every cell and wait until each has run; fail with any cell's traceback."""
@@ -275,7 +289,7 @@ class Notebook:
                 tb = "\n".join(e["ename"] + ": " + e["evalue"] for e in errors)
                 raise AssertionError(f"a cell of {self.path} failed: {tb}\n{_traceback(errors)}")
             done = all(c["count"] is not None for c in cells)
-            if done and self.page.evaluate(_KERNEL_IDLE_JS):
+            if done and self.page.evaluate(_NOTEBOOK_IDLE_JS):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.path}: cells still running after {timeout} s")
@@ -292,6 +306,19 @@ class Notebook:
         """The JSON value of a Python expression evaluated in the kernel."""
         out = self.execute(f"import json as _j; print(_j.dumps({expr}))")
         return json.loads(out.strip().splitlines()[-1])
+
+    def wait_for(self, expr: str, expected: Any, timeout: float = 5.0) -> None:
+        """Poll ``evaluate(expr)`` until it equals ``expected``: widget state reaches the
+        kernel on the comm channel, which is not ordered with execute requests."""
+        deadline = time.monotonic() + timeout
+        while (value := self.evaluate(expr)) != expected:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{expr} is {value!r}, expected {expected!r}")
+            time.sleep(0.05)
+
+    def _on_console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.console.append(f"{message.type}: {message.text}")
 
 
 def _traceback(errors: list[dict[str, Any]]) -> str:
@@ -323,9 +350,13 @@ class Lab:
             context.add_init_script(init_script)
         page = context.new_page()
         notebook = Notebook(page, path)
+        page.on("pageerror", lambda exc: notebook.console.append(f"uncaught: {exc}"))
+        page.on("console", notebook._on_console)
         self.opened.append((context, notebook))
         workspace = uuid.uuid4().hex[:12]
-        page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}")
+        page.goto(
+            f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}"
+        )
         page.wait_for_function(_KERNEL_IDLE_JS, timeout=60_000, polling=100)
         return notebook
 

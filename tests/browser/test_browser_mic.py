@@ -2,7 +2,7 @@
 
 A person presses Start, waits, presses Stop; the frames must have reached the kernel
 at 50/s and come out of a PassThrough pipeline (on each executor) with the tone's
-frequency and amplitude and no gaps.
+frequency and amplitude and no gaps. Also: why the microphone cannot start is shown.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from tests.browser.conftest import FakeMic, Lab
 
 pytestmark = pytest.mark.browser
 
+# "block" backpressure: a starved machine (2 cores, a browser, a server, a kernel and a
+# worker process) then slows the pipeline down instead of dropping frames by policy, so
+# every frame the page sent must come out. The mic's hand-off never blocks the comm
+# thread (tested headless, as is drop-oldest); a deep one rides out long stalls here.
 SETUP = """\
 import threading, time
 import numpy as np
@@ -25,7 +29,7 @@ import rmlab
 from rmlab.audio.browser import BrowserMic
 
 manifest = rmlab.Manifest(name="browser-mic").add("pass", "PassThrough")
-session = rmlab.open_session(manifest, executor={executor!r})
+session = rmlab.open_session(manifest, executor={executor!r}, backpressure="block")
 outputs = []  # (pull time in epoch us, Audio)
 done = threading.Event()
 
@@ -38,18 +42,22 @@ def collect():
         outputs.append((time.time_ns() // 1000, out.data))
 
 threading.Thread(target=collect, daemon=True).start()
-mic = BrowserMic(session)
+mic = BrowserMic(session, queue=250)
 mic
 """
 
-# After Stop: let the last frames through, then save what came out for the test to read.
+# After Stop: wait for the frames the page sent (a loaded machine may take a while),
+# then save what came out for the test to read.
 REPORT = """\
-time.sleep(0.3)
+deadline = time.monotonic() + 10
+while len(outputs) < {sent} and time.monotonic() < deadline:
+    time.sleep(0.05)
+time.sleep(0.1)
 done.set()
 frames = [a for _, a in outputs]
 np.save({path!r}, np.concatenate([a.samples for a in frames]))
 report = {{
-    "stats": vars(mic.stats()),
+    "stats": mic.stats(),
     "session_drops": session.stats().drops,
     "seqs": [a.metadata["seq"] for a in frames],
     "sizes": sorted({{a.samples.size for a in frames}}),
@@ -76,23 +84,30 @@ def test_browser_mic_streams_the_tone_through_a_pipeline(
     page.wait_for_selector(".rm-mic[data-state=stopped]")
     assert "48000 Hz" in page.inner_text(".rm-mic-status")
     assert page.inner_text(".rm-mic-error") == ""
+    sent = int(page.get_attribute(".rm-mic", "data-frames") or 0)
+    assert not [m for m in nb.console if "[rmlab]" in m], nb.console
 
-    npy = nb.page.context  # keep a reference: the file lives in the server root
-    del npy
     path = f"mic-{executor}.npy"
-    report = json.loads(nb.execute("import json\n" + REPORT.format(path=path)).splitlines()[-1])
+    out = nb.execute("import json\n" + REPORT.format(path=path, sent=sent))
+    report = json.loads(out.splitlines()[-1])
     x = np.load(lab.server.root / path)
     stats = report["stats"]
 
     # frames: 960 samples at 48 kHz, ~50 per second, none lost anywhere
     n = len(report["seqs"])
     assert report["sizes"] == [960] and report["rates"] == [48000]
-    assert 2.7 * 50 <= n <= 3.6 * 50, n
-    assert report["seqs"] == list(range(n)), "sequence numbers are not continuous"
-    assert stats["frames"] == stats["pushed"] == n
-    assert stats["drops"] == stats["gaps"] == stats["malformed"] == 0
+    missing = sorted(set(range(sent)) - set(report["seqs"]))
+    where = f"{stats}, session drops {report['session_drops']}"
+    assert not missing, f"the page sent {sent} frames, {missing} did not come out: {where}"
+    assert n == sent >= 2.5 * 50, f"{n} frames came out, the page sent {sent}"
+    assert stats["received"] == stats["frames"] == n
+    assert stats["drops"] == stats["gaps"] == stats["malformed"] == stats["errors"] == 0
     assert sum(report["session_drops"].values()) == 0
-    assert 45 <= stats["rate"] <= 55, stats["rate"]
+    pulled_s = np.array(report["pulled_us"]) / 1e6
+    rate = (n - 1) / (pulled_s[-1] - pulled_s[0])  # over the whole run: robust to a stall
+    assert 45 <= rate <= 55, rate
+    assert 40 <= stats["rate"] <= 60, stats["rate"]  # the widget's own, over the last 2 s
+    assert stats["sample_rate"] == 48000
     stamps = np.diff(report["timestamps_us"]) / 1000
     assert abs(np.median(stamps) - 20.0) < 0.5, np.median(stamps)
 
@@ -104,11 +119,11 @@ def test_browser_mic_streams_the_tone_through_a_pipeline(
     assert abs(amp / fake_mic.amplitude - 1) < 0.03, amp
     w = 2 * np.pi * fake_mic.frequency / 48000
     residual = signal[2:] - 2 * np.cos(w) * signal[1:-1] + signal[:-2]
-    assert np.max(np.abs(residual)) < 1e-3, "a discontinuity: samples lost or repeated"
+    assert np.max(np.abs(residual)) < 2e-4, "a discontinuity: samples lost or repeated"
 
     latency = (np.array(report["pulled_us"]) - report["timestamps_us"]) / 1000 - 20.0
     print(
-        f"\nBrowserMic [{executor}]: {n} frames, {stats['rate']:.1f} frames/s, "
+        f"\nBrowserMic [{executor}]: {n} frames, {rate:.1f} frames/s, "
         f"{freq:.2f} Hz, amplitude {amp:.4f}, max residual {np.max(np.abs(residual)):.2e}, "
         f"page->kernel {stats['latency_ms']:.1f} ms median, capture->pull "
         f"{np.median(latency):.1f} ms median / {np.percentile(latency, 99):.1f} ms p99"
@@ -116,10 +131,16 @@ def test_browser_mic_streams_the_tone_through_a_pipeline(
 
 
 def _steady(x: np.ndarray) -> np.ndarray:
-    """The samples after the fake device's start-up silence (if any)."""
+    """The samples from 0.5 s after the tone starts.
+
+    Chromium's fake microphone runs at 44.1 kHz, so the page resamples it to 48 kHz,
+    and its capture path glitches once while it settles (measured: 0.28 s after the
+    onset in half the runs, inside a frame, with a resampler's ringing; at 44.1 kHz
+    too). That is the browser's, before our worklet: frame numbering stays intact.
+    """
     loud = np.flatnonzero(np.abs(x) > 0.05)
     assert loud.size, "the microphone delivered only silence"
-    return x[loud[0] + 480 :]
+    return x[loud[0] + 24000 :]
 
 
 def _peak_frequency(x: np.ndarray, rate: int) -> float:
@@ -142,7 +163,9 @@ DENY = textwrap.dedent(
 
 
 def test_browser_mic_explains_why_it_cannot_start(lab: Lab) -> None:
-    nb = lab.open(["from rmlab.audio.browser import BrowserMic\nmic = BrowserMic()\nmic"], init_script=DENY)
+    nb = lab.open(
+        ["from rmlab.audio.browser import BrowserMic\nmic = BrowserMic()\nmic"], init_script=DENY
+    )
     nb.run_all()
     page = nb.page
     page.wait_for_selector(".rm-mic-start")
@@ -156,7 +179,7 @@ def test_browser_mic_explains_why_it_cannot_start(lab: Lab) -> None:
         page.click(".rm-mic-start")
         page.wait_for_selector(f".rm-mic-error:has-text({text!r})")
         assert page.get_attribute(".rm-mic", "data-state") == "error"
-        assert nb.evaluate("[mic.status, mic.error]") == ["error", page.inner_text(".rm-mic-error")]
+        nb.wait_for("[mic.status, mic.error]", ["error", page.inner_text(".rm-mic-error")])
     # a page served over plain http to a LAN address is not a secure context
     page.evaluate("() => Object.defineProperty(window, 'isSecureContext', {value: false})")
     page.click(".rm-mic-start")

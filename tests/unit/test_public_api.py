@@ -38,6 +38,16 @@ def test_public_submodules() -> None:
     assert set(rmlab.nodes.__all__) >= {"Node", "Param", "node", "available", "lookup", "register"}
 
 
+def test_audio_surface() -> None:
+    import rmlab.audio
+
+    for name in rmlab.audio.__all__:
+        assert getattr(rmlab.audio, name).__doc__, f"rmlab.audio.{name} has no docstring"
+    assert {"BrowserMic", "BrowserSpeaker", "Microphone", "Speaker", "ToneSource"} <= set(
+        rmlab.audio.__all__
+    )
+
+
 def test_error_tree() -> None:
     E = rmlab
     assert all(issubclass(getattr(E, n), E.RmlabError) for n in rmlab.errors.__all__)
