@@ -31,7 +31,7 @@ from typing import Any, Protocol, Self
 import numpy as np
 
 from rmlab.data import Audio
-from rmlab.errors import NodeError, SessionClosed, Timeout
+from rmlab.errors import DeviceError, NodeError, SessionClosed, SessionError, Timeout
 
 __all__ = ["Clock", "DropOldest", "MonotonicClock", "PacedSource", "Sink", "Source"]
 
@@ -108,7 +108,7 @@ class _Endpoint:
     def start(self, session: Any = None) -> Self:
         """Open the device (if any) and start the background thread; returns ``self``."""
         if self.running:
-            raise RuntimeError(f"{type(self).__name__} is already running; stop() it first")
+            raise SessionError(f"{type(self).__name__} is already running; stop() it first")
         self.session, self.error = session, None
         self._stop.clear()
         self._done.clear()
@@ -190,7 +190,7 @@ class Source(_Endpoint):
     def start(self, session: Any) -> Self:
         """Start pushing into ``session``; returns ``self``."""
         if session is None or not callable(getattr(session, "push", None)):
-            raise TypeError(f"{type(self).__name__}.start() needs a session to push into")
+            raise SessionError(f"{type(self).__name__}.start() needs a session to push into")
         return super().start(session)
 
     def _push(self, frame: Audio) -> bool:
@@ -266,7 +266,7 @@ class PacedSource(Source):
     ) -> None:
         super().__init__()
         if block < 1 or sample_rate < 1 or channels < 1:
-            raise ValueError("block, sample_rate and channels must be positive")
+            raise DeviceError("block, sample_rate and channels must be positive")
         self.sample_rate, self.block, self.channels = int(sample_rate), int(block), int(channels)
         self.realtime = realtime
         self.clock: Clock = clock if clock is not None else MonotonicClock()

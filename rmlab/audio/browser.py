@@ -39,6 +39,7 @@ import traitlets
 
 from rmlab.audio._base import _POLL_S, DropOldest, Sink, Source
 from rmlab.data import Audio
+from rmlab.errors import DeviceError, SessionError
 
 __all__ = ["BrowserMic", "BrowserSpeaker"]
 
@@ -178,9 +179,9 @@ class BrowserMic(_Widget):
         """Push the page's frames into ``session`` (default: the last one) from now on."""
         session = session if session is not None else self._source.session
         if session is None:
-            raise TypeError("BrowserMic.start() needs a session: mic.start(session)")
+            raise SessionError("BrowserMic.start() needs a session: mic.start(session)")
         if self.running:
-            raise RuntimeError("BrowserMic is already running; stop() it first")
+            raise SessionError("BrowserMic is already running; stop() it first")
         self._report("")
         self._source.start(session)
         self.bound = True
@@ -379,7 +380,7 @@ class BrowserSpeaker(_Widget):
     def start(self, session: Any = None) -> Self:
         """Consume ``session``'s outputs on a thread (None: only ``write()`` plays)."""
         if self.running:
-            raise RuntimeError("BrowserSpeaker is already running; stop() it first")
+            raise SessionError("BrowserSpeaker is already running; stop() it first")
         self._report("")
         self._sink.start(session)
         return self
@@ -392,7 +393,7 @@ class BrowserSpeaker(_Widget):
         """Send one frame to the page: ``Audio``, or float samples with ``sample_rate``."""
         if not isinstance(frame, Audio):
             if sample_rate is None:
-                raise TypeError("write(samples) needs sample_rate= (or pass an Audio frame)")
+                raise DeviceError("write(samples) needs sample_rate= (or pass an Audio frame)")
             frame = Audio(np.asarray(frame, dtype=np.float32), sample_rate)
         self._sink.write(frame)
 

@@ -18,6 +18,7 @@ import numpy as np
 from rmlab.audio._base import _POLL_S, DropOldest, Source
 from rmlab.audio._portaudio import close_stream, open_stream
 from rmlab.data import Audio
+from rmlab.errors import DeviceError
 
 __all__ = ["Microphone"]
 
@@ -56,7 +57,7 @@ class Microphone(Source):
             device, int(sample_rate), int(block), int(channels)
         )  # fmt: skip
         if timestamps not in ("adc", "callback"):
-            raise ValueError(f"timestamps must be 'adc' or 'callback', got {timestamps!r}")
+            raise DeviceError(f"timestamps must be 'adc' or 'callback', got {timestamps!r}")
         self.latency, self.timestamps = latency, timestamps
         self._queue_size = queue
         self._handoff = DropOldest(queue)

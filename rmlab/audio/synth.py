@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rmlab.audio._base import Clock, PacedSource
+from rmlab.errors import DeviceError
 
 __all__ = ["ChirpSource", "NoiseSource", "ToneSource"]
 
@@ -121,9 +122,9 @@ class ChirpSource(_Synth):
         clock: Clock | None = None,
     ) -> None:
         if method not in ("linear", "log"):
-            raise ValueError(f"method must be 'linear' or 'log', got {method!r}")
+            raise DeviceError(f"method must be 'linear' or 'log', got {method!r}")
         if duration <= 0 or f0 <= 0 or f1 <= 0:
-            raise ValueError("f0, f1 and duration must be positive")
+            raise DeviceError("f0, f1 and duration must be positive")
         super().__init__(amplitude, sample_rate, block, None if loop else duration, channels,
                          realtime, clock)  # fmt: skip
         self.f0, self.f1, self.sweep_s, self.method = float(f0), float(f1), float(duration), method

@@ -28,7 +28,7 @@ from rmlab.audio import (
 )
 from rmlab.audio._measure import peak_frequency, sine_residual
 from rmlab.data import Audio
-from rmlab.errors import DeviceError, SessionClosed
+from rmlab.errors import DeviceError, SessionClosed, SessionError
 from tests.audio.conftest import passthrough
 
 pytestmark = pytest.mark.audio
@@ -123,7 +123,7 @@ def test_stop_interrupts_a_real_time_wait() -> None:
 
 
 def test_a_source_needs_a_session() -> None:
-    with pytest.raises(TypeError, match=r"ToneSource.start\(\) needs a session"):
+    with pytest.raises(SessionError, match=r"ToneSource.start\(\) needs a session"):
         ToneSource().start(None)
 
 

@@ -15,6 +15,7 @@ import pytest
 import rmlab
 from rmlab import Audio, Manifest, Node, Numpy, RuntimeData
 from rmlab.audio.browser import BrowserMic, BrowserSpeaker
+from rmlab.errors import DeviceError, SessionError
 
 pytestmark = pytest.mark.unit
 
@@ -160,11 +161,11 @@ def test_start_stop_and_the_context_manager(monkeypatch: pytest.MonkeyPatch) -> 
     with passthrough() as s:
         mic = BrowserMic()
         monkeypatch.setattr(mic, "send", lambda content, buffers=None: sent.append(content))
-        with pytest.raises(TypeError, match="needs a session"):
+        with pytest.raises(SessionError, match="needs a session"):
             mic.start()
         with mic.start(s):
             assert mic.bound and mic.running
-            with pytest.raises(RuntimeError, match="BrowserMic is already running"):
+            with pytest.raises(SessionError, match="BrowserMic is already running"):
                 mic.start(s)
             mic._handle_custom_msg(*frame_msg(0))
         assert not mic.bound and sent == [{"type": "stop"}]
@@ -241,7 +242,7 @@ def test_speaker_resamples_to_the_pages_rate_and_filters_by_node(
     assert all(h["rate"] == 48000 for h, _ in page.sent)
     assert 9 * 480 <= sum(b.size for _, b in page.sent) <= 10 * 480  # soxr keeps a short delay
     assert speaker.stats()["ignored"] == 10  # node "a"'s copies
-    with pytest.raises(TypeError, match="sample_rate"):
+    with pytest.raises(DeviceError, match="sample_rate"):
         speaker.write(np.zeros(10))
     speaker.write(np.zeros(960), sample_rate=48000)  # no session: write() plays directly
     assert page.sent[-1][1].size == 960
