@@ -222,3 +222,18 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_session_opened_on_a_short_lived_thread_keeps_its_workers() -> None:
+    import threading
+
+    box = {}
+    t = threading.Thread(
+        target=lambda: box.update(s=open_session(Manifest().add("p", "SPid"), "shm"))
+    )
+    t.start()
+    t.join()  # PR_SET_PDEATHSIG follows the forking thread: this must not kill the workers
+    with box["s"] as s:
+        time.sleep(0.2)
+        s.push(0)
+        assert s.pull(timeout=10).data.value > 0

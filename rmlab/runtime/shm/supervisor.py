@@ -242,10 +242,14 @@ class ShmSession(Session):
             )
             fds = sorted({bells[i][0], *credit, *spec["succ_doorbells"], self._bell_w})
             self._workers[nid] = _Worker(nid, spec, fds)
-        self._start_threads()
-        for w in self._workers.values():
-            w.start()
-        self._sel_add_all()
+        self._workers_started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._start_threads()  # the supervisor thread starts the workers: see _supervise
+        self._workers_started.wait()
+        if self._start_error is not None:
+            raise ExecutorError(f"cannot start a worker: {self._start_error}") from (
+                self._start_error
+            )
         self._wait_ready(list(self._workers.values()), start_timeout)
 
     def _pipe(self) -> tuple[int, int]:
@@ -290,10 +294,6 @@ class ShmSession(Session):
         self._threads.append(t)
         t.start()
 
-    def _sel_add_all(self) -> None:
-        for w in self._workers.values():
-            self._sel_add(w)  # epoll watches fds registered during a select, too
-
     def _sel_add(self, w: _Worker) -> None:
         assert w.proc is not None and w.proc.stdout is not None and w.proc.stderr is not None
         self._sel.register(w.proc.stdout, selectors.EVENT_READ, ("stdout", w))
@@ -301,6 +301,18 @@ class ShmSession(Session):
         self._sel.register(w.pidfd, selectors.EVENT_READ, ("exit", w))
 
     def _supervise(self) -> None:
+        # Workers are started here, not on the caller's thread: PR_SET_PDEATHSIG fires when
+        # the *thread* that forked a child exits, so workers started from a short-lived
+        # thread (asyncio.to_thread, a widget handler) would be killed with it. This thread
+        # lives exactly as long as the session, and restarts happen here too.
+        try:
+            for w in self._workers.values():
+                w.start()
+                self._sel_add(w)
+        except BaseException as exc:
+            self._start_error = exc
+        finally:
+            self._workers_started.set()
         while not self._closing:
             for key, _ in self._sel.select(timeout=0.5):
                 kind, w = key.data
