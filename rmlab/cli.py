@@ -9,7 +9,7 @@
 ``rmlab doctor``             check PortAudio, devices, /dev/shm, iceoryx2, Jupyter; say the fix
 ``rmlab lab [DIR]``          JupyterLab on the tutorial notebooks
 ``rmlab bench NAME``         run a benchmark by hand and print its table
-                             (``wire``, ``nodes``, ``executor``, ``audio``)
+                             (``wire``, ``nodes``, ``executor``, ``audio``, ``plots``)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rmlab.errors import RmlabError
 
-_BENCHES = ("wire", "nodes", "executor", "audio")
+_BENCHES = ("wire", "nodes", "executor", "audio", "plots")
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -12,9 +12,9 @@
 //
 // `t` is the kernel's send time (UNIX-epoch ms). Once BokehJS has drawn an update (the
 // next animation frame), the view counts it and records `now - t`, readable in the
-// page as `el.dataset.rmUpdates` / `el.dataset.rmLatencyMs` and in
-// `window.__rmPlots[name]` ({updates, latencies}), so tests and `rmlab bench plots`
-// count rendered updates and measure kernel-to-browser latency.
+// page as `el.dataset.rmUpdates` / `el.dataset.rmLatencyMs` (refreshed every ACK_MS)
+// and in `window.__rmPlots[name]` ({updates, latencies}, at once), so tests and
+// `rmlab bench plots` count rendered updates and measure kernel-to-browser latency.
 //
 // Other messages. Page to kernel: {type: "drawn", seq} (the last update drawn, at most
 // every ACK_MS: the kernel holds updates back while too many are undrawn, so a slow
@@ -80,13 +80,14 @@ class PlotView {
     this.box = document.createElement("div");
     this.box.className = "rm-plot-body";
     this.error = document.createElement("div");
-    this.error.className = "rm-error rm-plot-error";
+    this.error.className = "rm-plot-error";
+    this.error.style.cssText = "color: var(--jp-error-color1, #c62828); white-space: pre-wrap;";
     el.classList.add("rm-plot", `rm-plot-${model.get("name")}`);
     el.dataset.rmUpdates = "0";
     el.append(this.box, this.error);
     this.doc = null;
     this.views = null;
-    this.queued = []; // updates that arrived before the embed finished
+    this.generation = 0; // a newer layout may arrive while one is being embedded
     this.onItem = () => this.embed();
     this.onMsg = (msg, buffers) => this.message(msg, buffers);
     model.on("change:item", this.onItem);
@@ -103,16 +104,24 @@ class PlotView {
   async embed() {
     const item = this.model.get("item");
     if (!item || !item.doc) return;
+    const generation = ++this.generation;
     try {
       const Bokeh = await waitForBokeh(this.model);
+      if (generation !== this.generation) return;
       if (this.views) this.views.clear();
       this.box.replaceChildren();
       this.doc = null;
-      this.views = await Bokeh.embed.embed_item(item, this.box);
-      this.doc = this.views.roots[0].model.document;
-      this.error.textContent = "";
-      this.model.send({ type: "ready" });
-      for (const [msg, buffers] of this.queued.splice(0)) this.apply(msg, buffers);
+      const views = await Bokeh.embed.embed_item(item, this.box);
+      if (generation !== this.generation) return views.clear();
+      this.views = views;
+      this.doc = views.roots[0].model.document;
+      const wanted = this.model.get("bokeh_version");
+      this.error.textContent =
+        wanted && Bokeh.version !== wanted
+          ? `BokehJS ${Bokeh.version} is in this page but the kernel has Bokeh ${wanted}: ` +
+            "reload the page after re-running the cell."
+          : "";
+      this.model.send({ type: "ready" }); // the kernel answers with everything
     } catch (err) {
       this.fail("drawing the plot", err);
     }
@@ -126,9 +135,8 @@ class PlotView {
       } catch (err) {
         this.fail("loading BokehJS", err);
       }
-    } else if (msg.type === "update") {
-      if (this.doc) this.apply(msg, buffers);
-      else this.queued.splice(0, this.queued.length - 1, [msg, buffers]); // keep the newest
+    } else if (msg.type === "update" && this.doc) {
+      this.apply(msg, buffers); // before "ready", dropped: the snapshot after it has it all
     }
   }
 
@@ -151,18 +159,21 @@ class PlotView {
   }
 
   drawn(t, seq) {
+    const stats = this.stats;
+    stats.updates += 1;
+    this.updates = (this.updates ?? 0) + 1;
+    this.latency = epochMs() - t;
+    stats.latencies.push(this.latency);
+    if (stats.latencies.length > KEEP_LATENCIES) stats.latencies.splice(0, KEEP_LATENCIES / 2);
     this.lastDrawn = seq;
+    // Acknowledge, and show the counters, at most every ACK_MS: an attribute written on
+    // every update would make the browser recalculate styles 60 times a second.
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = null;
       this.model.send({ type: "drawn", seq: this.lastDrawn });
+      this.el.dataset.rmUpdates = String(this.updates);
+      this.el.dataset.rmLatencyMs = this.latency.toFixed(1);
     }, ACK_MS);
-    const stats = this.stats;
-    stats.updates += 1;
-    const latency = epochMs() - t;
-    stats.latencies.push(latency);
-    if (stats.latencies.length > KEEP_LATENCIES) stats.latencies.splice(0, KEEP_LATENCIES / 2);
-    this.el.dataset.rmUpdates = String(Number(this.el.dataset.rmUpdates) + 1);
-    this.el.dataset.rmLatencyMs = latency.toFixed(1);
   }
 
   remove() {

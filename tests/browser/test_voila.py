@@ -1,0 +1,66 @@
+"""``Lab`` as a Voila app: rendered without JupyterLab, and it runs.
+
+Voila runs every cell of the notebook and shows only the outputs, through the Lab
+server's Voila extension (``/voila/render/<path>``). The builder's canvas, the console
+and the Bokeh plots must all render there, and Start must run the pipeline on the
+shared-memory executor with the plots updating.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import nbformat
+import pytest
+
+from tests.browser.conftest import Lab
+
+pytestmark = pytest.mark.browser
+
+APP = """\
+import rmlab
+from rmlab.lab import Lab
+
+manifest = (
+    rmlab.Manifest(name="voila")
+    .add("gain", "Gain", gain_db=-6.0)
+    .add("lowpass", "Filter", cutoff_hz=2000.0)
+    .add("out", "PassThrough")
+    .connect("gain", "lowpass")
+    .connect("lowpass", "out")
+)
+Lab(manifest, source="tone", executor="shm")
+"""
+
+
+def test_lab_renders_and_runs_in_voila(lab: Lab) -> None:
+    server = lab.server
+    path = f"voila-{uuid.uuid4().hex[:8]}.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, server.root / path)
+    context = lab.browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(60_000)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/voila/render/{path}?token={server.token}")
+        page.locator(".rm-lab .rm-builder").wait_for()
+        page.locator(".rm-lab .rm-plot-latency canvas").first.wait_for()  # BokehJS is there
+        assert page.locator(".rm-builder svg").count() >= 1  # the graph canvas drew
+        page.locator(".rm-start:not([disabled])").click()
+        page.locator('.rm-status [data-state="running"]').wait_for()
+        page.wait_for_function(
+            "() => Number(document.querySelector('.rm-plot-latency')?.dataset.rmUpdates) > 10"
+        )
+        time.sleep(1.5)
+        fps = float(page.locator(".rm-status .rm-fps").get_attribute("data-fps"))
+        assert 40 <= fps <= 60, page.locator(".rm-status").inner_text()
+        assert page.locator(".rm-errors .rm-error").count() == 0
+        page.locator(".rm-stop:not([disabled])").click()
+        page.locator('.rm-status [data-state="stopped"]').wait_for()
+        assert not errors, errors
+    finally:
+        context.close()  # then the lab fixture deletes the Voila kernel
