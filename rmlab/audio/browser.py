@@ -28,15 +28,13 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-import warnings
 from collections import deque
-from pathlib import Path
 from typing import Any, Self
 
-import anywidget
 import numpy as np
 import traitlets
 
+from rmlab._widget import Widget, widget_file
 from rmlab.audio._base import _POLL_S, DropOldest, Sink, Source
 from rmlab.data import Audio
 from rmlab.errors import DeviceError, SessionError
@@ -46,46 +44,13 @@ __all__ = ["BrowserMic", "BrowserSpeaker"]
 
 def _widget_module(name: str) -> str:
     """The ES module of widget file ``name``: the shared helpers, then the widget itself."""
-    return "\n".join(_widget_file(f).read_text() for f in ("audio_common.js", name))
-
-
-def _widget_file(name: str) -> Path:
-    """The front-end file ``name``: inside the wheel, or in a source checkout."""
-    package = Path(__file__).resolve().parent.parent
-    candidates = (package / "_widgets" / name, package.parent / "widgets" / name)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"rmlab's widget file {name} is missing (looked in {', '.join(map(str, candidates))}); "
-        "reinstall rmlab"
-    )
-
-
-class _Widget(anywidget.AnyWidget):
-    """What both widgets share: the stylesheet, ``error``, and errors that are seen."""
-
-    _css = _widget_file("rmlab.css")
-    error = traitlets.Unicode("").tag(sync=True)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        # IPython swallows exceptions raised while rendering: warn first so they are seen
-        try:
-            return super()._repr_mimebundle_(**kwargs)
-        except Exception as exc:
-            warnings.warn(f"{type(self).__name__} failed to render: {exc!r}", stacklevel=2)
-            raise
-
-    def _report(self, message: str) -> None:
-        """Show ``message`` in the widget (set only on change: 50 bad frames/s must not flood)."""
-        if self.error != message:
-            self.error = message
+    return "\n".join(widget_file(f).read_text() for f in ("audio_common.js", name))
 
 
 class _Reporting:
     """Mixin for the owned Source/Sink: whatever ends in ``.error`` also shows in the widget."""
 
-    _widget: _Widget
+    _widget: Widget
     _error: BaseException | None = None
 
     @property
@@ -130,7 +95,7 @@ class _PageSource(_Reporting, Source):
                 return
 
 
-class BrowserMic(_Widget):
+class BrowserMic(Widget):
     """The browser's microphone as a live source: press Start in the widget to stream.
 
     ``BrowserMic(session)`` (or ``mic.start(session)``) binds a session; every
@@ -337,7 +302,7 @@ class _PageSink(_Reporting, Sink):
         return np.ascontiguousarray(self._resampler.resample_chunk(frame.as_2d())).reshape(-1)
 
 
-class BrowserSpeaker(_Widget):
+class BrowserSpeaker(Widget):
     """Plays Audio in the page: a session's outputs, or frames passed to ``write()``.
 
     ``BrowserSpeaker(session)`` (or ``speaker.start(session)``) consumes the session's

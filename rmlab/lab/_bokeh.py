@@ -38,7 +38,7 @@ import bokeh
 import numpy as np
 import traitlets
 
-from rmlab.audio.browser import _widget_file
+from rmlab._widget import widget_file
 
 __all__ = ["BokehCanvas", "Op", "ShownWithBokeh", "ensure_bokehjs"]
 
@@ -96,7 +96,7 @@ class BokehCanvas(ShownWithBokeh, anywidget.AnyWidget):
     messages; ``page_errors`` keeps what failed in the page.
     """
 
-    _esm = _widget_file("plots.js")
+    _esm = widget_file("plots.js")
 
     item = traitlets.Dict().tag(sync=True)
     name = traitlets.Unicode("plot").tag(sync=True)

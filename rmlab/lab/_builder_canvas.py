@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from rmlab.audio.browser import _Widget, _widget_file
+from rmlab._widget import Widget, widget_file
 
 if TYPE_CHECKING:
     from rmlab.lab.builder import Builder
@@ -42,11 +42,11 @@ REQUESTS = frozenset(
 """Every message type the page may send (a test checks graph.js sends no other)."""
 
 
-class GraphCanvas(_Widget):
+class GraphCanvas(Widget):
     """The Builder's front end: palette, SVG graph, problem list and error line."""
 
-    _esm = _widget_file("graph.js")
-    _css = _widget_file("graph.css")
+    _esm = widget_file("graph.js")
+    _css = widget_file("graph.css")
 
     graph = traitlets.Dict().tag(sync=True)
     palette = traitlets.List().tag(sync=True)
