@@ -5,7 +5,8 @@ the results back, with every node in its own process over iceoryx2 shared memory
 
 The public surface is exactly ``__all__`` (a test keeps it honest). Public
 submodules: ``rmlab.wire`` (the frame codec), ``rmlab.nodes`` (the node SDK and
-library) and ``rmlab.testing`` (``run_node``); everything else is internal.
+library), ``rmlab.audio`` (sources and sinks), ``rmlab.lab`` (notebook widgets) and
+``rmlab.testing`` (``run_node``); everything else is internal.
 """
 
 from rmlab.data import (

@@ -48,6 +48,16 @@ def test_audio_surface() -> None:
     )
 
 
+def test_lab_surface() -> None:
+    import rmlab.lab
+
+    assert set(rmlab.lab.__all__) == {
+        "Builder", "Console", "Dispatcher", "Lab", "LatencyPlot", "ScopePlot", "SpectrumPlot",
+    }  # fmt: skip
+    for name in rmlab.lab.__all__:
+        assert getattr(rmlab.lab, name).__doc__, f"rmlab.lab.{name} has no docstring"
+
+
 def test_error_tree() -> None:
     E = rmlab
     assert all(issubclass(getattr(E, n), E.RmlabError) for n in rmlab.errors.__all__)
