@@ -111,3 +111,16 @@ def test_speaker_loopback(speaker_loop, executor: str) -> None:  # type: ignore[
     assert bad <= 2 * glitches, f"{bad} windows do not match; speaker {spk}, mic {rec_stats}"
     assert bad <= len(found) // 2
     assert 0 < np.median(latency_ms) < 500
+
+
+def test_readme_microphone_snippet_runs_on_the_virtual_devices(speaker_loop) -> None:  # type: ignore[no-untyped-def]
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = re.search(r"## Live audio\n.*?```python\n(.*?)```", readme, re.S)
+    assert code, "README lost its microphone snippet"
+    source = code.group(1).replace("time.sleep(10)", "time.sleep(1.0)")
+    scope: dict = {}
+    exec(compile(source, "README", "exec"), scope)  # raises if any part fails
+    assert scope["m"].node("gain").params == {"gain_db": -6}
