@@ -110,12 +110,17 @@ class _Worker:
                 self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
                 self.proc.stdin.flush()
 
+    def close_stdin(self) -> None:
+        """Tell the worker to stop (EOF on its stdin); it tears its node down and exits."""
+        if self.proc is not None and self.proc.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.close()
+
     def stop(self, timeout: float) -> None:
         proc = self.proc
         if proc is None:
             return
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # type: ignore[union-attr]
+        self.close_stdin()
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -565,8 +570,7 @@ class ShmSession(Session):
         self._drops()  # keep the last counts for stats() after close
         self._closing = True
         for w in self._workers.values():
-            with contextlib.suppress(OSError, ValueError):
-                w.proc.stdin.close() if w.proc and w.proc.stdin else None  # type: ignore[func-returns-value]
+            w.close_stdin()  # EOF: every worker tears down at once, in parallel
         if hasattr(self, "_wake_w"):
             ring(self._wake_w)
             ring(self._sup_w)
