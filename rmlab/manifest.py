@@ -283,7 +283,7 @@ class Manifest:
         for c in self.connections:
             preds[c.target].append(c.source)
         out: dict[str, frozenset[type[RuntimeData]]] = {}
-        for nid in _topo_order(self._successors()):
+        for nid in topo_order(self._successors()):
             cls = classes.get(nid)
             incoming = (
                 frozenset().union(*(out[p] for p in preds[nid])) if preds[nid] else ALL_VARIANTS
@@ -566,7 +566,8 @@ def _find_cycle(succ: Mapping[str, list[str]]) -> list[str] | None:
     return None
 
 
-def _topo_order(succ: Mapping[str, list[str]]) -> list[str]:
+def topo_order(succ: Mapping[str, list[str]]) -> list[str]:
+    """Node ids in topological order (Kahn; ties keep manifest order); cycles excluded."""
     indeg = {n: 0 for n in succ}
     for targets in succ.values():
         for t in targets:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rmlab.manifest import Manifest
+from rmlab.manifest import Manifest, topo_order
 from rmlab.nodes import Node, lookup
 
 __all__ = ["Graph"]
@@ -37,19 +37,9 @@ class Graph:
         for c in manifest.connections:
             succ[c.source].append(c.target)
             pred[c.target].append(c.source)
-        indeg = {i: len(pred[i]) for i in ids}
-        ready = [i for i in ids if indeg[i] == 0]
-        order: list[str] = []
-        while ready:
-            nid = ready.pop(0)
-            order.append(nid)
-            for t in succ[nid]:
-                indeg[t] -= 1
-                if indeg[t] == 0:
-                    ready.append(t)
         return cls(
             manifest=manifest,
-            order=tuple(order),
+            order=tuple(topo_order(succ)),
             successors={k: tuple(v) for k, v in succ.items()},
             predecessors={k: tuple(v) for k, v in pred.items()},
             sources=tuple(i for i in ids if not pred[i]),

@@ -47,6 +47,15 @@ def no_leaks(monkeypatch: pytest.MonkeyPatch):
     assert not workers, f"worker processes left behind: {workers}"
 
 
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _worker_pids() -> list[int]:
     pids = []
     for d in glob.glob("/proc/[0-9]*/cmdline"):

@@ -26,6 +26,7 @@ from rmlab import (
 )
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
+from .conftest import alive as _alive
 from .conftest import session_leftovers
 
 pytestmark = [pytest.mark.shm, pytest.mark.usefixtures("no_leaks")]
@@ -208,14 +209,6 @@ def test_idle_workers_use_no_cpu() -> None:
         time.sleep(1.0)
         used = _cpu_seconds(pid) - before
     assert used < 0.05, f"an idle worker used {used * 100:.0f}% of a core"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -31,6 +31,7 @@ from rmlab import (
 from rmlab.wire import encode
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
+from .conftest import alive as _alive
 from .conftest import session_leftovers
 
 pytestmark = [pytest.mark.shm, pytest.mark.usefixtures("no_leaks")]
@@ -250,11 +251,3 @@ def test_ctrl_c_interrupts_a_waiting_pull_in_a_jupyter_kernel() -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
