@@ -37,6 +37,8 @@ __all__ = [
     "Text",
     "Video",
     "as_data",
+    "read_only",
+    "writable_copy",
 ]
 
 
@@ -62,6 +64,8 @@ class RuntimeData:
     """Base of every frame. Use a variant (``Audio``, ``Numpy``, ...), not this class."""
 
     TAG: ClassVar[int] = 0
+    ARRAY_FIELD: ClassVar[str | None] = None
+    """The field holding this variant's ndarray, or None (see ``read_only``)."""
 
     timestamp_us: int = 0
     """Capture time of the originating frame, microseconds since the UNIX epoch."""
@@ -92,6 +96,7 @@ class Audio(RuntimeData):
     """
 
     TAG: ClassVar[int] = 1
+    ARRAY_FIELD: ClassVar[str | None] = "samples"
 
     samples: np.ndarray
     sample_rate: int
@@ -146,6 +151,7 @@ class Video(RuntimeData):
     """
 
     TAG: ClassVar[int] = 2
+    ARRAY_FIELD: ClassVar[str | None] = "pixels"
 
     pixels: np.ndarray
     width: int
@@ -192,6 +198,7 @@ class Numpy(RuntimeData):
     """Any numeric or bool ndarray, any shape, any contiguity."""
 
     TAG: ClassVar[int] = 6
+    ARRAY_FIELD: ClassVar[str | None] = "array"
 
     array: np.ndarray
 
@@ -299,3 +306,50 @@ def as_data(x: Any) -> RuntimeData:
         f"cannot make a frame from {type(x).__name__}; pass an ndarray, str, bytes, "
         "dict/list (Json) or a RuntimeData variant"
     )
+
+
+# -- array ownership ------------------------------------------------------------------
+
+
+def _with_array(frame: RuntimeData, name: str, array: np.ndarray) -> RuntimeData:
+    # A shallow copy with one field swapped, without __init__/__post_init__: the new
+    # array has the dtype and shape the old one was already checked for, and this
+    # runs once per frame per node, where dataclasses.replace would cost microseconds.
+    new = object.__new__(type(frame))
+    new.__dict__.update(frame.__dict__)
+    new.__dict__[name] = array
+    return new
+
+
+def read_only(frame: RuntimeData) -> RuntimeData:
+    """``frame`` with its array (Audio.samples, Numpy.array, Video.pixels) read-only.
+
+    What executors hand to ``Node.process``: a node may read its input but not
+    write into it, because the same frame may go to several nodes (local executor)
+    or be a view of shared memory (shm executor). Returns ``frame`` itself when the
+    array is already read-only (the usual case on shm) or the variant holds none;
+    otherwise a new frame whose array is a read-only *view* of the original. Never
+    copies samples and never changes the flags of the caller's array.
+    """
+    name = frame.ARRAY_FIELD
+    if name is None:
+        return frame
+    array = getattr(frame, name)
+    if not array.flags.writeable:
+        return frame
+    view = array.view()
+    view.setflags(write=False)  # the same as flags.writeable = False, in half the time
+    return _with_array(frame, name, view)
+
+
+def writable_copy(frame: RuntimeData) -> RuntimeData:
+    """``frame`` with a private, writable copy of its array (same dtype, shape and layout).
+
+    What a node that declares ``inplace = True`` gets: it may modify its input's
+    array and return it, and nobody else sees the change. A variant without an
+    array is returned as it is.
+    """
+    name = frame.ARRAY_FIELD
+    if name is None:
+        return frame
+    return _with_array(frame, name, getattr(frame, name).copy(order="K"))

@@ -184,7 +184,7 @@ def param_key(spec: NodeSpec, name: str) -> str:
     cls = _class(spec.node_type)
     if cls is None:
         return name
-    canonical = cls._aliases.get(name, name)
+    canonical = cls.param_name(name)
     p = cls.params.get(canonical)
     spellings = [canonical, *(p.aliases if p else ())]
     return next((k for k in spellings if k in spec.params), canonical)

@@ -40,7 +40,7 @@ def param_changes(old: Manifest, new: Manifest) -> dict[str, dict[str, Any]] | N
         diff = {k: v for k, v in params.items() if before.get(k, _UNSET) != v}
         for gone in set(before) - set(params):
             cls = lookup(n["node_type"])
-            diff[gone] = cls.params[cls._aliases.get(gone, gone)].default
+            diff[gone] = cls.params[cls.param_name(gone)].default
         if diff:
             changes[nid] = diff
     return changes

@@ -47,8 +47,7 @@ from rmlab.lab import _builder_state as state
 from rmlab.lab._builder_canvas import GraphCanvas, Malformed, dispatch
 from rmlab.lab._builder_form import ParamForm, param_key, param_value
 from rmlab.manifest import Manifest, NodeSpec
-from rmlab.nodes import Node, lookup
-from rmlab.nodes.base import plain
+from rmlab.nodes import Node, lookup, plain
 
 __all__ = ["Builder", "Change", "GraphCanvas"]
 
@@ -455,7 +454,7 @@ def _position(x: float, y: float) -> dict[str, int]:
 def _canonical(node_type: str, name: str) -> str:
     """A param's own name for ``name``, which may be one of its aliases."""
     try:
-        return lookup(node_type)._aliases.get(name, name)
+        return lookup(node_type).param_name(name)
     except ManifestError:
         return name
 

@@ -3,7 +3,8 @@
 Importing this package registers every built-in node, so a manifest can name them.
 The library lives in ``audio`` (processors), ``analysis`` (meters and spectra),
 ``vad`` (voice activity) and ``compat`` (RemoteMedia's node names); this package
-exports only the SDK, and node classes are reached by name through the registry
+exports only the SDK (``plain`` too: it turns numpy scalars into the JSON values
+params hold), and node classes are reached by name through the registry
 (or imported from their module).
 """
 
@@ -17,6 +18,7 @@ from rmlab.nodes.base import (
     available,
     lookup,
     node,
+    plain,
     register,
 )
 
@@ -28,5 +30,6 @@ __all__ = [
     "available",
     "lookup",
     "node",
+    "plain",
     "register",
 ]

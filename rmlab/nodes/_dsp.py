@@ -19,7 +19,6 @@ clock (dropped frames) stay visible downstream instead of being smoothed away.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -36,8 +35,9 @@ class StreamingNode(Node, abstract=True):
     """A node with carried state: ``reset()`` builds it, at creation and in ``setup()``.
 
     Creating state in ``__init__`` too means ``process`` works on a node that was
-    never set up (handy in a notebook); resetting in ``setup`` gives a restarted
-    node a clean stream.
+    never set up (handy in a notebook and in tests that call ``process`` by
+    hand); resetting in ``setup`` gives a restarted node a clean stream. After a
+    param change ``Node.update`` calls ``reset`` itself.
     """
 
     def __init__(self, **params: Any):
@@ -46,28 +46,6 @@ class StreamingNode(Node, abstract=True):
 
     def setup(self) -> None:
         self.reset()
-
-    def update(self, **params: Any) -> None:
-        # carried state (filter memory, buffers, designs) was built for the old params
-        super().update(**params)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget everything carried between frames."""
-
-    @classmethod
-    def param_problems(cls, params: Any, path: str = "params") -> list[tuple[str, str]]:
-        problems = super().param_problems(params, path)
-        if problems or not isinstance(params, Mapping):
-            return problems
-        return [
-            (f"{path}.{name}", msg) for name, msg in cls.check_params(effective_params(cls, params))
-        ]
-
-    @classmethod
-    def check_params(cls, values: dict[str, Any]) -> list[tuple[str, str]]:
-        """Problems between parameters, as ``(param_name, message)``; each param is valid alone."""
-        return []
 
 
 class StreamHelperNode(StreamingNode, abstract=True):
@@ -89,16 +67,6 @@ class StreamHelperNode(StreamingNode, abstract=True):
 
     def flush(self) -> list[Audio]:
         return self._helper.drain()
-
-
-def effective_params(cls: type[Node], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every param of ``cls`` by its name: given (aliases resolved) or the default.
-
-    For cross-parameter checks in a ``param_problems`` override, after the
-    per-parameter checks passed.
-    """
-    given = {cls._aliases.get(k, k): v for k, v in params.items()}
-    return {name: given.get(name, p.default) for name, p in cls.params.items()}
 
 
 class Origin(NamedTuple):

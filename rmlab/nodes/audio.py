@@ -1,13 +1,14 @@
 """Built-in audio processors: Audio in, Audio out.
 
 Every node here keeps the ``timestamp_us`` and ``session_id`` of its input; nodes
-that re-cut audio (Chunker, Resample, Mix) derive timestamps from the input frames
+that re-cut audio (Chunker, Resample) derive timestamps from the input frames
 plus sample offsets (see ``rmlab.nodes._dsp``). Multichannel audio is processed per
 channel on the ``(frames, channels)`` view.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,24 +51,27 @@ class Gain(Node):
 class Mix(StreamingNode):
     """Mix audio arriving from several inputs (fan-in) into one stream.
 
-    A node does not learn which edge a frame came from, so Mix aligns inputs by
-    time: frames with the same ``timestamp_us`` are one group (every rmlab node
-    keeps its input's timestamp, so the branches of a fan-out meet again with equal
-    timestamps). A group is mixed as soon as ``inputs`` frames are in it. As order
-    is kept per edge, every input has then moved past that time, so the groups with
-    earlier timestamps will not grow any more: they are mixed first, in time order,
-    with the missing inputs as silence (an input that dropped a frame costs no
-    stall). ``max_pending`` bounds how many groups wait for an input that fell
-    behind or went quiet (the oldest goes first): offline, where one branch may run
-    far ahead, keep it large; live, with an input that can go silent (a VAD gate),
-    it is the latency that input adds, so keep it small. The end of input mixes
-    whatever is pending.
+    Mix lines its inputs up by where each frame came from (its ``source``, the
+    predecessor node that emitted it), not by time: each source has a queue, kept
+    in arrival order, and a group is the oldest frame of each of ``inputs``
+    different sources. A group is mixed as soon as it is complete, so the k-th
+    frames of the branches of a fan-out are mixed together even when their
+    timestamps differ (a branch that re-cuts or delays audio). ``max_pending``
+    bounds how many frames one source may have queued while another input is
+    behind or has gone quiet (a VAD gate that emits nothing): one more, and the
+    oldest frames of every source that has one are mixed at once, the missing
+    inputs counting as silence, so a quiet input adds at most ``max_pending``
+    frames of latency and no memory growth. Offline, where one branch may run far
+    ahead, keep it large; live, keep it small. The end of input mixes whatever is
+    pending, oldest first. Frames pushed into the session directly all count as
+    one source.
 
-    Frames in a group are summed sample by sample (shorter ones padded with zeros at
-    the end); ``mode="mean"`` divides by ``inputs``, so a missing input counts as
-    silence and the level does not jump. All inputs must share sample rate and
-    channel count. Limitation: two frames with the same timestamp from one input
-    count as two inputs.
+    Frames in a group are summed sample by sample (shorter ones padded with zeros
+    at the end); ``mode="mean"`` divides by ``inputs``, so a missing input counts as
+    silence and the level does not jump. A mixed frame takes the timestamp,
+    session and metadata of the group's earliest frame. All inputs must share
+    sample rate and channel count. A param change (``set_params``) starts the
+    queues afresh, dropping what is pending.
     """
 
     accepts = AUDIO
@@ -80,10 +84,12 @@ class Mix(StreamingNode):
     )  # fmt: skip
 
     def reset(self) -> None:
-        self._pending: dict[int, list[Audio]] = {}
+        # One FIFO per source with frames waiting, in the order those queues began;
+        # a source whose queue empties is dropped, so len() counts waiting sources.
+        self._queues: dict[str | None, deque[Audio]] = {}
         self._format: tuple[int, int] | None = None
 
-    def process(self, frame: Audio) -> list[Audio]:
+    def process(self, frame: Audio, source: str | None = None) -> list[Audio]:
         fmt = (frame.sample_rate, frame.channels)
         if self._format is None:
             self._format = fmt
@@ -92,27 +98,38 @@ class Mix(StreamingNode):
                 f"Mix inputs must share sample rate and channels: got {fmt[0]} Hz x{fmt[1]} "
                 f"after {self._format[0]} Hz x{self._format[1]}; put a Resample node before Mix"
             )
-        group = self._pending.setdefault(frame.timestamp_us, [])
-        group.append(audio_like(frame, frame.as_2d().copy()))  # the input is only lent to us
-        done = sorted(self._pending) if len(group) >= self.inputs else []
-        out = [self._mix(self._pending.pop(ts)) for ts in done if ts <= frame.timestamp_us]
-        while len(self._pending) > self.max_pending:
-            out.append(self._mix(self._pending.pop(min(self._pending))))
+        queue = self._queues.setdefault(source, deque())
+        queue.append(audio_like(frame, frame.as_2d().copy()))  # the input is only lent to us
+        out = []
+        # Fewer than `inputs` sources were waiting before this frame, so one append
+        # completes at most one group, and only this source's queue can overflow.
+        if len(self._queues) >= self.inputs:
+            out.append(self._mix_heads())
+        if len(queue) > self.max_pending:
+            out.append(self._mix_heads())
         return out
 
     def flush(self) -> list[Audio]:
-        out = [self._mix(self._pending[ts]) for ts in sorted(self._pending)]
-        self._pending.clear()
+        out = []
+        while self._queues:
+            out.append(self._mix_heads())
         return out
 
-    def _mix(self, group: list[Audio]) -> Audio:
+    def _mix_heads(self) -> Audio:
+        """Take the oldest frame of every waiting source and mix them (missing: silence)."""
+        group = []
+        for source in list(self._queues):
+            queue = self._queues[source]
+            group.append(queue.popleft())
+            if not queue:
+                del self._queues[source]
         length = max(f.frames for f in group)
         acc = np.zeros((length, group[0].channels), np.float32)
         for f in group:
             acc[: f.frames] += f.as_2d()
         if self.mode == "mean":
             acc /= self.inputs
-        return audio_like(group[0], acc)
+        return audio_like(min(group, key=lambda f: f.timestamp_us), acc)
 
 
 class Resample(StreamHelperNode):

@@ -1,11 +1,15 @@
-"""The node SDK: ``Node``, ``Param``, ``@node`` and the registry.
+"""The node SDK: ``Node``, ``Param``, ``@node``, the registry and how executors run a node.
 
 A node is a class with typed ``Param`` attributes and one override point,
 ``process(frame)``, which returns one frame, ``None`` (nothing) or an iterable of
 frames. Optional hooks: ``setup()`` runs once where the node runs (possibly a
-worker process), ``flush()`` when its input has ended (emit what is buffered) and
-``teardown()`` when it stops. Policy (latency measurement, restarts, backpressure)
-lives in the executors, not here, so this class stays small.
+worker process), ``flush()`` when its input has ended (emit what is buffered),
+``teardown()`` when it stops and ``reset()`` to rebuild carried state after a
+param change. Policy (latency measurement, restarts, backpressure) lives in the
+executors, not here, so this class stays small. Executors call a node only
+through ``run_process``, ``run_flush`` and ``run_update``, so every executor (and
+``rmlab.testing.run_node``) gives a node the same guarantees: read-only input
+arrays unless it asks for a private copy, and ``source=`` when it wants it.
 
 Every subclass registers itself under its ``node_type`` (the class name unless
 given; ``class Base(Node, abstract=True)`` stays out), which is what a manifest's
@@ -19,10 +23,11 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +43,8 @@ from rmlab.data import (
     Text,
     Video,
     as_data,
+    read_only,
+    writable_copy,
 )
 from rmlab.errors import ManifestError, RmlabError
 
@@ -50,7 +57,11 @@ __all__ = [
     "lookup",
     "node",
     "outputs",
+    "plain",
     "register",
+    "run_flush",
+    "run_process",
+    "run_update",
 ]
 
 ALL_VARIANTS: frozenset[type[RuntimeData]] = frozenset(
@@ -59,8 +70,10 @@ ALL_VARIANTS: frozenset[type[RuntimeData]] = frozenset(
 
 _MISSING: Any = object()
 _JSON_TYPES = {float: "number", int: "integer", bool: "boolean", str: "string"}
-_RESERVED = {"node_id", "process", "setup", "flush", "teardown", "update", "accepts", "produces",
-             "node_type"}  # fmt: skip
+_OVERRIDES = frozenset({"process", "setup", "flush", "teardown", "update", "reset", "check_params"})
+"""Methods of Node that a subclass is meant to override."""
+_SETTINGS = frozenset({"node_type", "accepts", "produces", "inplace"})
+"""Class attributes of Node that a subclass is meant to set."""
 
 
 class Param:
@@ -172,42 +185,70 @@ def _show(value: Any) -> str:
 
 
 class Node:
-    """Base class of every node. Override ``process``; optionally ``setup``/``teardown``.
+    """Base class of every node. Override ``process``; optionally the other hooks.
 
-    Class attributes:
+    Override points (methods): ``process``, ``setup``, ``flush``, ``teardown``,
+    ``reset`` (carried state), ``update`` (live param changes; it calls ``reset``)
+    and the classmethod ``check_params`` (problems between params). Class settings:
 
     - ``node_type``: the name manifests use (default: the class name).
     - ``accepts``: the RuntimeData variants ``process`` takes (default: all).
     - ``produces``: the variants it emits, or ``None`` for "the same as its input".
+    - ``inplace``: whether ``process`` may write into its input's array (below).
+
+    Input is lent, and read-only. The array of an input frame (``Audio.samples``,
+    ``Numpy.array``, ``Video.pixels``) is read-only on every executor, because the
+    same frame may go to several nodes, or be a view of shared memory that the
+    executor takes back after ``process`` returns; writing into it raises
+    ``ValueError``. Compute into a new array, and copy what you keep between
+    frames. A node that really wants to work in place sets ``inplace = True`` and
+    then gets a private writable copy of each input (one copy per frame, paid by
+    the executor), which it may modify and return.
+
+    Which input a frame came from: a ``process`` with a parameter named
+    ``source`` (``def process(self, frame, source=None)``) is passed the id of the
+    predecessor node that emitted the frame, or ``None`` for a frame pushed into
+    the session directly. Without that parameter ``process(frame)`` is called as
+    it is. Give ``source`` a default so that calling ``process`` by hand still works.
+
+    Every other name defined here (``params``, ``schema``, ``doc``,
+    ``param_problems``, ``param_name``, ``node_id``, ...) belongs to the SDK: a
+    subclass attribute or ``Param`` with one of those names is an error, raised
+    when the class is defined.
     """
 
     node_type: ClassVar[str] = ""
     accepts: ClassVar[frozenset[type[RuntimeData]]] = ALL_VARIANTS
     produces: ClassVar[frozenset[type[RuntimeData]] | None] = None
+    inplace: ClassVar[bool] = False
     params: ClassVar[dict[str, Param]] = {}
     _aliases: ClassVar[dict[str, str]] = {}
+    _takes_source: ClassVar[bool] = False
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _refuse_shadowing(cls)
         if "node_type" not in cls.__dict__:
             cls.node_type = cls.__name__
-        try:
-            hints = get_type_hints(cls)
-        except Exception:  # annotations naming notebook-local types: fall back to defaults
-            hints = {}
+        if not isinstance(cls.inplace, bool):
+            raise RmlabError(
+                f"{cls.__name__}.inplace must be True or False, got {_show(cls.inplace)}"
+            )
         params: dict[str, Param] = {}
         for base in reversed(cls.__mro__[1:]):
             params.update(getattr(base, "params", {}))
+        annotations: Mapping[str, Any] | None = None
         for name, value in cls.__dict__.items():
             if isinstance(value, Param):
-                if name in _RESERVED or name.startswith("_"):
-                    raise RmlabError(f"{cls.__name__}: {name!r} cannot be a Param name")
                 if value.type is None:
-                    hinted = hints.get(name)
+                    if annotations is None:  # only read when some Param needs its type
+                        annotations = _own_annotations(cls)
+                    hinted = _param_annotation(cls, name, annotations)
                     value.type = hinted if hinted in _JSON_TYPES else _type_of(value.default)
                 params[name] = value
         cls.params = params
         cls._aliases = {a: p.name for p in params.values() for a in p.aliases}
+        cls._takes_source = _takes_source(cls)
         cls.accepts = frozenset(cls.accepts)
         if cls.produces is not None:
             cls.produces = frozenset(cls.produces)
@@ -231,8 +272,21 @@ class Node:
         return f"{type(self).__name__}({args})"
 
     @classmethod
+    def param_name(cls, key: str) -> str:
+        """The param's own name for ``key``, which may be one of its aliases.
+
+        Keys that name no param come back unchanged (the caller reports them).
+        """
+        return cls._aliases.get(key, key)
+
+    @classmethod
     def param_problems(cls, params: Any, path: str = "params") -> list[tuple[str, str]]:
-        """Every problem with ``params`` for this node, as ``(json_path, message)``."""
+        """Every problem with ``params`` for this node, as ``(json_path, message)``.
+
+        Each param is checked alone first; only when all pass are they checked
+        together (``check_params``), so a cross-param message never rests on a
+        value that is itself wrong.
+        """
         if not isinstance(params, Mapping):
             return [(path, f"expected an object of parameters, got {_show(params)}")]
         problems: list[tuple[str, str]] = []
@@ -261,7 +315,21 @@ class Node:
         for name, p in cls.params.items():
             if p.required and name not in seen:
                 problems.append((f"{path}.{name}", "required parameter is missing"))
-        return problems
+        if problems:
+            return problems
+        given = {cls._aliases.get(k, k): v for k, v in params.items()}
+        values = {name: given.get(name, p.default) for name, p in cls.params.items()}
+        return [(f"{path}.{name}", msg) for name, msg in cls.check_params(values)]
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Problems between params, as ``(param_name, message)``; override to add some.
+
+        ``values`` holds every param by its own name (given or default), each
+        already valid alone. Manifest validation, the builder and ``update`` all
+        see these problems, so a bad combination is refused before the node runs.
+        """
+        return []
 
     @classmethod
     def schema(cls) -> dict[str, Any]:
@@ -285,9 +353,9 @@ class Node:
     def update(self, **params: Any) -> None:
         """Change params while running (``Session.set_params`` calls this between frames).
 
-        Validates the new values together with the current ones, then assigns them.
-        A node whose carried state depends on its params overrides this (calling
-        ``super().update``) to rebuild that state.
+        Validates the new values together with the current ones, assigns them, then
+        calls ``reset()`` so that state carried between frames is rebuilt for the
+        new params. A refused update changes nothing.
         """
         params = {self._aliases.get(k, k): v for k, v in params.items()}
         problems = self.param_problems({**self._params, **params})
@@ -295,6 +363,17 @@ class Node:
             raise ManifestError(problems)
         for name, value in params.items():
             self._params[name] = self.params[name].coerce(value)
+        self.reset()
+
+    def reset(self) -> None:
+        """Rebuild everything carried between frames from the current params.
+
+        Override it in a node with carried state (filter memory, buffers,
+        counters). ``update`` calls it after new params are assigned, so the state
+        always matches the params; call it yourself from ``setup`` (and
+        ``__init__``, if ``process`` should work on a node never set up) to build
+        the initial state. The default carries nothing and does nothing.
+        """
 
     def setup(self) -> None:
         """Acquire resources; runs once in the process that runs the node."""
@@ -315,6 +394,153 @@ class Node:
         """Release resources; runs once when the node stops."""
 
 
+_SDK_NAMES = frozenset(
+    {n for n in vars(Node) if not (n.startswith("__") and n.endswith("__"))}
+    | {"node_id", "_params"}  # set on every instance by Node.__init__
+    | {"outputs", "run_process", "run_flush", "run_update"}  # how executors drive a node
+)
+"""Every name of the SDK: a subclass must not define these except as documented."""
+_SHADOWING = _SDK_NAMES - _OVERRIDES - _SETTINGS
+
+
+def _refuse_shadowing(cls: type[Node]) -> None:
+    """Raise for a class attribute of ``cls`` that would replace part of the SDK.
+
+    Caught when the class is defined, because the failure otherwise shows up far
+    away: a Param named ``schema`` breaks manifest validation, a class attribute
+    named ``params`` loses every Param, one named ``outputs`` just confuses.
+    """
+    for name, value in cls.__dict__.items():
+        if isinstance(value, Param):
+            if name.startswith("_"):
+                raise RmlabError(
+                    f"{cls.__name__}: {name!r} cannot be a Param name: params are public "
+                    f"(manifests set them); rename it, e.g. {name.lstrip('_') or 'value'!r}"
+                )
+            if name in _SDK_NAMES:
+                raise RmlabError(
+                    f"{cls.__name__}: {name!r} cannot be a Param name: it is Node.{name} of "
+                    "the SDK; rename the param (a more specific name, or with a trailing '_')"
+                )
+        elif name in _SHADOWING:
+            raise RmlabError(
+                f"{cls.__name__}: class attribute {name!r} would shadow Node.{name} of the "
+                "SDK; rename it (e.g. to a more specific name or with a trailing '_')"
+            )
+        elif name in _OVERRIDES and not (
+            callable(value) or isinstance(value, (classmethod, staticmethod))
+        ):
+            raise RmlabError(
+                f"{cls.__name__}: {name!r} must be a method (it overrides Node.{name}), "
+                f"got {_show(value)}; rename the attribute"
+            )
+
+
+def _own_annotations(cls: type) -> Mapping[str, Any]:
+    """The annotations written in ``cls``'s own body: objects, or strings if postponed."""
+    if sys.version_info >= (3, 14):  # pragma: no cover - annotations are lazy from 3.14 on
+        import annotationlib
+
+        # As text, so one annotation that cannot be evaluated does not hide the others.
+        return annotationlib.get_annotations(cls, format=annotationlib.Format.STRING)
+    return inspect.get_annotations(cls)  # as written: strings under postponed evaluation
+
+
+def _param_annotation(cls: type, name: str, annotations: Mapping[str, Any]) -> Any:
+    """The evaluated annotation of Param ``name`` (None if it has none).
+
+    Postponed annotations (``from __future__ import annotations``) are evaluated
+    where the class was written: the globals of a function in its body (which
+    also covers code run with ``exec``, as notebooks and tests do), else its
+    module. Only Params are evaluated, so an annotation naming a type that is
+    not importable at run time elsewhere in the class does no harm.
+    """
+    annotation = annotations.get(name)
+    if not isinstance(annotation, str):
+        return annotation
+    return _evaluate(cls.__name__, name, annotation, _defining_globals(cls), dict(vars(cls)))
+
+
+def _evaluate(
+    owner: str,
+    name: str,
+    annotation: str,
+    globalns: dict[str, Any],
+    localns: Mapping[str, Any] | None,
+) -> Any:
+    """The value of a postponed annotation; RmlabError saying how to do without it."""
+    try:
+        return eval(annotation, globalns, localns)
+    except Exception as exc:
+        raise RmlabError(
+            f"{owner}: cannot resolve the annotation {annotation!r} of Param {name!r} "
+            f"({type(exc).__name__}: {exc}); give the type explicitly, e.g. "
+            f"{name} = Param(..., type=float), or import the annotation's name"
+        ) from exc
+
+
+def _defining_globals(cls: type) -> dict[str, Any]:
+    for value in vars(cls).values():
+        func = getattr(value, "__func__", value)  # classmethod / staticmethod
+        if inspect.isfunction(func) and func.__qualname__.startswith(cls.__qualname__ + "."):
+            return func.__globals__
+    module = sys.modules.get(cls.__module__)
+    return vars(module) if module is not None else {}
+
+
+def _takes_source(cls: type[Node]) -> bool:
+    """Whether ``cls.process`` wants to be told the frame's source (a ``source`` parameter)."""
+    try:
+        sig = inspect.signature(cls.process)
+    except (TypeError, ValueError):  # no signature (implemented in C): it cannot name one
+        return False
+    p = sig.parameters.get("source")
+    if p is None:
+        return False
+    if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+        raise RmlabError(
+            f"{cls.__name__}.process: 'source' is passed by keyword, but here it is "
+            f"{p.kind.description}; declare it as `source: str | None = None`"
+        )
+    return True
+
+
+def run_process(node: Node, frame: RuntimeData, source: str | None) -> list[RuntimeData]:
+    """Run ``node.process`` on one frame, as every executor does; returns its outputs.
+
+    The frame's array is handed over read-only (a private writable copy when the
+    node's class says ``inplace = True``); ``source``, the id of the predecessor
+    that emitted the frame (``None``: pushed into the session), is passed only to a
+    ``process`` that has a ``source`` parameter. Exceptions from ``process``
+    propagate unchanged: the executor says which node failed and how.
+    """
+    # The hot path: the per-class facts were worked out once, in __init_subclass__, and
+    # the usual case (an array that is already read-only, as on shm) costs one flag test.
+    cls = type(node)
+    if cls.inplace:
+        frame = writable_copy(frame)
+    else:
+        name = frame.ARRAY_FIELD
+        if name is not None and getattr(frame, name).flags.writeable:
+            frame = read_only(frame)
+    if cls._takes_source:
+        return outputs(node.process(frame, source=source))  # type: ignore[call-arg]
+    return outputs(node.process(frame))
+
+
+def run_flush(node: Node) -> list[RuntimeData]:
+    """Call ``node.flush()`` at the end of its input; returns its outputs as a list."""
+    return outputs(node.flush())
+
+
+def run_update(node: Node, params: dict[str, Any]) -> None:
+    """Apply new params to a running node (``node.update``, which then calls ``reset``).
+
+    Raises ``ManifestError`` (and changes nothing) when the params are refused.
+    """
+    node.update(**params)
+
+
 def outputs(result: Any) -> list[RuntimeData]:
     """Normalise what ``process``/``flush`` returned into a list of frames.
 
@@ -325,6 +551,8 @@ def outputs(result: Any) -> list[RuntimeData]:
         return []
     if isinstance(result, RuntimeData):
         return [result]
+    if type(result) is list:  # the usual iterable: no need to ask the ABCs below
+        return [x if isinstance(x, RuntimeData) else as_data(x) for x in result]
     if isinstance(result, (np.ndarray, str, bytes, bytearray, memoryview, Mapping)):
         return [as_data(result)]
     if isinstance(result, Iterable):
@@ -406,8 +634,12 @@ def node(
             if p is positional[0] or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             param = p.default if isinstance(p.default, Param) else Param(p.default)
-            if param.type is None and p.annotation in _JSON_TYPES:
-                param.type = p.annotation
+            hinted = p.annotation
+            if param.type is None and isinstance(hinted, str):  # postponed: evaluate it
+                owner = f"@node function {func.__name__}"
+                hinted = _evaluate(owner, p.name, hinted, func.__globals__, None)
+            if param.type is None and hinted in _JSON_TYPES:
+                param.type = hinted
             ns[p.name] = param
         return type(node_type, (_FunctionNode,), ns)
 

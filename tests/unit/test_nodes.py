@@ -195,3 +195,210 @@ def test_streaming_nodes_rebuild_their_state_on_update() -> None:
     f.update(cutoff_hz=300.0)
     quiet = run_node(f, [x], end=False)[0].samples[-960:]
     assert np.sqrt(np.mean(loud**2)) > 0.6 and np.sqrt(np.mean(quiet**2)) < 0.01
+
+
+# -- names of the SDK, annotations, param_name, reset ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["doc", "params", "schema", "param_problems", "param_name", "node_id", "_params", "_aliases",
+     "_takes_source", "outputs", "run_process", "run_flush", "run_update"],
+)  # fmt: skip
+def test_class_attributes_may_not_shadow_the_sdk(name: str) -> None:
+    with pytest.raises(RmlabError) as err:
+        type("TShadow", (Node,), {name: "something", "__module__": __name__})
+    assert str(err.value).startswith(f"TShadow: class attribute {name!r} would shadow")
+    assert "rename it" in str(err.value)
+    assert "TShadow" not in available()
+
+
+@pytest.mark.parametrize(
+    "name", ["process", "reset", "update", "inplace", "node_type", "doc", "schema", "_gain"]
+)
+def test_params_may_not_take_sdk_or_private_names(name: str) -> None:
+    with pytest.raises(RmlabError, match=rf"TParamName: '{name}' cannot be a Param name.*rename"):
+        type("TParamName", (Node,), {name: Param(1.0), "__module__": __name__})
+
+
+def test_override_points_must_be_methods() -> None:
+    with pytest.raises(RmlabError, match=r"TNotAMethod: 'flush' must be a method"):
+
+        class TNotAMethod(Node, abstract=True):
+            flush = None  # type: ignore[assignment]
+
+
+def test_documented_override_points_and_settings_are_allowed() -> None:
+    class TAllowed(Node, abstract=True):
+        """Overrides every hook and setting."""
+
+        node_type = "TAllowedType"
+        accepts = frozenset({Text})
+        produces = frozenset({Text})
+        inplace = True
+        level: float = Param(1.0)
+
+        def __init__(self, **params):
+            super().__init__(**params)
+
+        def setup(self) -> None: ...
+        def reset(self) -> None: ...
+        def update(self, **params) -> None:
+            super().update(**params)
+
+        def process(self, frame):
+            return frame
+
+        def flush(self) -> None: ...
+        def teardown(self) -> None: ...
+
+        @classmethod
+        def check_params(cls, values):
+            return [("level", "too low")] if values["level"] < 0 else []
+
+        def _private_helper(self) -> None: ...
+
+    assert TAllowed.node_type == "TAllowedType" and TAllowed.inplace is True
+    assert TAllowed.param_problems({"level": -1.0}) == [("params.level", "too low")]
+
+
+def test_check_params_runs_after_each_param_is_valid() -> None:
+    class TRange(Node, abstract=True):
+        low: float = Param(0.0, min=0.0)
+        high: float = Param(1.0, min=0.0)
+
+        @classmethod
+        def check_params(cls, values):
+            return [("high", "must be above low")] if values["high"] <= values["low"] else []
+
+    assert TRange.param_problems({"low": 2.0}) == [("params.high", "must be above low")]
+    assert TRange.param_problems({"low": -1.0}) == [("params.low", "must be >= 0.0, got -1.0")]
+    n = TRange()
+    with pytest.raises(ManifestError, match="must be above low"):
+        n.update(low=5.0)
+    assert n.low == 0.0
+
+
+NOTEBOOK_CELL = '''
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rmlab import Node, Param
+
+Level = float  # a name of the cell itself
+
+
+class TCell(Node, abstract=True):
+    """Defined the way a notebook cell or exec'd code defines it."""
+
+    gain: float = Param(1.0)
+    taps: int = Param()
+    mode: str = Param("a")
+    on: bool = Param()
+    level: Level = Param()
+    helper: ClassVar[NotImportedAnywhere] = None  # not a Param: never evaluated
+
+    def process(self, frame):
+        return frame
+'''
+
+
+@pytest.mark.parametrize("scope", [{}, {"__name__": "__main__"}], ids=["bare", "main"])
+def test_postponed_annotations_in_exec_code_give_param_types(scope: dict) -> None:
+    exec(compile(NOTEBOOK_CELL, "cell", "exec"), scope)
+    params = scope["TCell"].params
+    types = {name: p.type for name, p in params.items()}
+    assert types == {"gain": float, "taps": int, "mode": str, "on": bool, "level": float}
+    n = scope["TCell"](taps=3, on=True, level=2)
+    assert n.level == 2.0 and isinstance(n.level, float)
+
+
+def test_unresolvable_param_annotation_is_reported() -> None:
+    cell = NOTEBOOK_CELL.replace("level: Level = Param()", "level: Decibels = Param()")
+    with pytest.raises(RmlabError) as err:
+        exec(compile(cell, "cell", "exec"), {})
+    text = str(err.value)
+    assert "TCell" in text and "'Decibels'" in text and "'level'" in text
+    assert "NameError" in text and "Param(..., type=float)" in text
+    assert isinstance(err.value.__cause__, NameError)
+    # An explicit type= means the annotation is not needed, so it is not evaluated.
+    cell = NOTEBOOK_CELL.replace("level: Level = Param()", "level: Decibels = Param(type=float)")
+    scope: dict = {}
+    exec(compile(cell, "cell", "exec"), scope)
+    assert scope["TCell"].params["level"].type is float
+
+
+def test_param_name_resolves_aliases() -> None:
+    assert TScale.param_name("numTaps") == "taps"
+    assert TScale.param_name("taps") == "taps"
+    assert TScale.param_name("nonsense") == "nonsense"  # the caller reports unknown keys
+
+
+def test_plain_is_public() -> None:
+    from rmlab.nodes import plain
+
+    assert plain(np.float32(1.5)) == 1.5 and type(plain(np.float32(1.5))) is float
+    assert plain(np.int64(3)) == 3 and type(plain(np.int64(3))) is int
+    assert plain("text") == "text"
+
+
+def test_update_calls_reset_with_the_new_params() -> None:
+    seen = []
+
+    class TState(Node, abstract=True):
+        size: int = Param(4, min=1)
+
+        def reset(self) -> None:
+            seen.append(self.size)
+
+    n = TState()
+    assert seen == []  # Node itself never calls reset: setup/__init__ do, if the node wants
+    n.update(size=8)
+    assert seen == [8]
+    with pytest.raises(ManifestError):
+        n.update(size=0)
+    assert seen == [8]
+    assert Node.reset(n) is None  # the default carries nothing
+
+
+def test_readme_stateful_node_example() -> None:
+    import re
+    from pathlib import Path
+
+    from rmlab import Json
+    from rmlab.testing import run_node
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = re.search(r"## Writing a node\n(.*?)\n## ", readme, re.S)
+    assert section
+    blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
+    assert len(blocks) == 2, "the section shows Gate, then the stateful node"
+    scope: dict = {}
+    code = blocks[1].replace("class Average", "class ReadmeAverage")
+    exec(compile(code, "README", "exec"), scope)
+    avg = scope["ReadmeAverage"](window=2)
+    levels = (1.0, 3.0, 5.0)
+    frames = [Audio(np.full(4, v, np.float32), 48000, timestamp_us=i) for i, v in enumerate(levels)]
+    means = [Json(m, timestamp_us=i) for i, m in enumerate((1.0, 2.0, 4.0))]
+    assert run_node(avg, frames, end=False) == means
+    avg.update(window=1)  # the window is rebuilt for the new size
+    assert run_node(avg, frames[:1], end=False) == [Json(1.0, timestamp_us=0)]
+    assert avg._recent.maxlen == 1
+
+
+def test_function_node_with_postponed_annotations() -> None:
+    cell = (
+        "from __future__ import annotations\n"
+        "import numpy as np\n"
+        "from rmlab import node\n"
+        "@node('TPostponed')\n"
+        "def scale(x: np.ndarray, *, gain: float = 1, taps: int = 2) -> np.ndarray:\n"
+        "    return x * gain\n"
+    )
+    scope: dict = {}
+    exec(compile(cell, "cell", "exec"), scope)
+    params = scope["scale"].params
+    assert (params["gain"].type, params["taps"].type) == (float, int)  # not int from the 1
+    with pytest.raises(RmlabError, match=r"@node function scale: .*'Gain'.*NameError"):
+        exec(compile(cell.replace("gain: float", "gain: Gain"), "cell", "exec"), {})

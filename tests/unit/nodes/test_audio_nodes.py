@@ -40,37 +40,85 @@ def test_gain_keeps_channels() -> None:
     np.testing.assert_allclose(out.as_2d(), stereo * 0.1, rtol=1e-5)
 
 
-def test_mix_sums_two_sines_aligned_by_timestamp() -> None:
+def test_mix_sums_two_sines_aligned_by_source() -> None:
     a, b = sine(440, 0.2, SR, 0.3), sine(1000, 0.2, SR, 0.2)
     fa, fb = frames_of(a, SR), frames_of(b, SR)
-    interleaved = [f for pair in zip(fa, fb, strict=True) for f in pair]
-    out = run_node(Mix(), interleaved, end=False)  # every group completes: nothing waits for flush
+    # Branch "b" runs 3 frames behind and its clock is off: groups follow the sources,
+    # the k-th frame of each, whatever the timestamps say.
+    fb = [f.replace(timestamp_us=f.timestamp_us + 777) for f in fb]
+    frames = [*fa[:3], *(f for pair in zip(fa[3:], fb, strict=False) for f in pair), *fb[-3:]]
+    sources = ["a"] * 3 + ["a", "b"] * (len(fa) - 3) + ["b"] * 3
+    out = run_node(Mix(), frames, sources=sources, end=False)  # every group completes
     assert len(out) == len(fa)
-    assert [o.timestamp_us for o in out] == [f.timestamp_us for f in fa]
+    assert [o.timestamp_us for o in out] == [f.timestamp_us for f in fa]  # the earliest
     y = cat(out)[:, 0]
     np.testing.assert_allclose(y, a + b, atol=1e-6)
     assert amplitude_at(y, 440, SR) == pytest.approx(0.3, abs=1e-3)
     assert amplitude_at(y, 1000, SR) == pytest.approx(0.2, abs=1e-3)
 
 
-def test_mix_late_and_missing_inputs() -> None:
+def _levels(out: list) -> list[float]:
+    return [float(o.samples[0]) for o in out]
+
+
+def test_mix_groups_one_frame_per_source_in_order() -> None:
     one = np.ones(4, np.float32)
-    f = [Audio(one * (k + 1), SR, timestamp_us=t) for k, t in enumerate((10, 20, 20, 10, 30))]
-    # t=10 from A, t=20 from A, t=20 from B (completes 20, so 10 is mixed first as is),
-    # t=10 from B arrives too late and waits alone; mean mode divides by inputs.
-    out = run_node(Mix(mode="mean"), f)
-    assert [o.timestamp_us for o in out] == [10, 20, 10, 30]
-    assert [float(o.samples[0]) for o in out] == [0.5, 2.5, 2.0, 2.5]
-    # max_pending bounds what a stalled input holds back
-    lonely = [Audio(one, SR, timestamp_us=t) for t in range(5)]
-    assert len(run_node(Mix(max_pending=2), lonely, end=False)) == 3
+    f = [Audio(one * (k + 1), SR, timestamp_us=100 - k) for k in range(6)]
+    # Two frames from "a" queue up; "b" completes the first group, then the second;
+    # a third "b" waits; "c" (any source) completes the third group with it.
+    out = run_node(Mix(mode="mean"), f, sources=["a", "a", "b", "b", "b", "c"], end=False)
+    assert _levels(out) == [(1 + 3) / 2, (2 + 4) / 2, (5 + 6) / 2]
+    assert [o.timestamp_us for o in out] == [98, 97, 95]  # each group's earliest frame
+    # Equal timestamps from one source are two frames of that source, not two inputs.
+    same = [Audio(one, SR, timestamp_us=5)] * 2
+    assert run_node(Mix(), same, sources=["a", "a"], end=False) == []
+    assert _levels(run_node(Mix(), same, sources=["a", "a"])) == [1.0, 1.0]  # flush: alone
+
+
+def test_mix_quiet_input_cannot_stall_or_grow() -> None:
+    one = np.ones(4, np.float32)
+    lonely = [Audio(one * (k + 1), SR, timestamp_us=k) for k in range(5)]
+    # "b" never speaks: once "a" has more than max_pending frames queued, its oldest
+    # goes out alone (b as silence), so at most max_pending frames are held back.
+    mix = Mix(max_pending=2, mode="mean")
+    out = run_node(mix, lonely, sources=["a"] * 5, end=False)
+    assert _levels(out) == [0.5, 1.0, 1.5]
+    assert [len(q) for q in mix._queues.values()] == [2]
+    assert _levels(run_node(Mix(max_pending=2), lonely, sources=["a"] * 5)) == [1, 2, 3, 4, 5]
+    # A late input that catches up still meets the frames that waited for it.
+    late = run_node(Mix(max_pending=2), [*lonely[:2], lonely[2]], sources=["a", "a", "b"])
+    assert _levels(late) == [1 + 3, 2]
+
+
+def test_mix_flush_mixes_what_is_pending_oldest_first() -> None:
+    one = np.ones(2, np.float32)
+    f = [Audio(one * v, SR, timestamp_us=t) for v, t in ((1, 0), (2, 10), (10, 0))]
+    out = run_node(Mix(inputs=3), f, sources=["a", "a", "b"])
+    assert _levels(out) == [11, 2]
+    assert [o.timestamp_us for o in out] == [0, 10]
+
+
+def test_mix_pushed_frames_are_one_source() -> None:
+    one = np.ones(2, np.float32)
+    frames = [Audio(one, SR), Audio(one, SR)]
+    assert run_node(Mix(), frames, end=False) == []  # both from "the session": one input
+    assert Mix().process(frames[0]) == []  # called by hand: source defaults to None
 
 
 def test_mix_pads_shorter_frames_and_rejects_mismatched_formats() -> None:
-    out = run_node(Mix(), [Audio(np.ones(3), SR), Audio(np.ones(5), SR)])
+    out = run_node(Mix(), [Audio(np.ones(3), SR), Audio(np.ones(5), SR)], sources=["a", "b"])
     np.testing.assert_array_equal(out[0].samples, [2, 2, 2, 1, 1])
     with pytest.raises(NodeError, match=r"share sample rate and channels.*Resample"):
-        run_node(Mix(), [Audio(np.ones(3), SR), Audio(np.ones(3), 16000)])
+        run_node(Mix(), [Audio(np.ones(3), SR), Audio(np.ones(3), 16000)], sources=["a", "b"])
+
+
+def test_mix_set_params_starts_afresh() -> None:
+    one = np.ones(2, np.float32)
+    mix = Mix()
+    run_node(mix, [Audio(one, SR)], sources=["a"], end=False)
+    mix.update(mode="mean")
+    out = run_node(mix, [Audio(one * 3, SR)], sources=["b"])  # the pending "a" is gone
+    assert _levels(out) == [1.5]
 
 
 def test_resample_long_stream_equals_one_shot() -> None:

@@ -80,7 +80,8 @@ def test_echo_node_counts_texts_and_passes_audio() -> None:
     audio = Audio(np.ones(4), 16000)
     out = run_node(EchoNode(), [Text("hi", timestamp_us=5), audio, Text("again", channel="chat")])
     assert out[0] == Text("Echo #1: hi", timestamp_us=5)
-    assert out[1] is audio
+    # passed on as it is: the same samples (a read-only view of them, as every input is)
+    assert out[1] == audio and np.shares_memory(out[1].samples, audio.samples)
     assert out[2] == Text("Echo #2: again", channel="chat")
     assert run_node(EchoNode(), ["fresh"]) == [Text("Echo #1: fresh")]
 

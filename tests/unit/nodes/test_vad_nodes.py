@@ -123,7 +123,8 @@ def test_vad_emits_an_event_then_the_audio(node_type: type[Node], speech: np.nda
     out = run_node(node_type(), frames)
     assert len(out) == 2 * len(frames)
     for event, audio, frame in zip(out[::2], out[1::2], frames, strict=True):
-        assert isinstance(event, Json) and audio is frame
+        assert isinstance(event, Json) and audio == frame
+        assert np.shares_memory(audio.samples, frame.samples)  # passed on, not copied
         assert event.timestamp_us == frame.timestamp_us
     events = [e.value for e in out[::2]]
     assert set(events[0]) == {
