@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rmlab.manifest import Manifest, topo_order
+from rmlab._graph import topo_order
+from rmlab.manifest import Manifest
 from rmlab.nodes import Node, lookup
 
 __all__ = ["Graph"]

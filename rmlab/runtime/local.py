@@ -4,8 +4,13 @@ All nodes live in the caller's process and run on one runner thread, so ``push``
 returns as soon as the frame is queued (a microphone callback never runs a node).
 For each input the runner walks the graph breadth-first: a node's outputs are
 queued to every successor in emission order, which keeps order per edge and makes
-fan-in merge in arrival order. ``end()`` flushes nodes in topological order, so a
-node's flushed output reaches its successors before they are flushed themselves.
+fan-in merge in arrival order. ``finish()`` flushes nodes in topological order, so
+a node's flushed output reaches its successors before they are flushed themselves.
+
+Queues: the input holds ``queue_size`` frames (drop-oldest drops and counts the
+oldest; block makes ``submit`` wait), and so do outputs waiting to be received in
+drop-oldest mode (``EventBuffer``). Inner edges need no queue: each input is
+walked through the whole graph before the next one.
 """
 
 from __future__ import annotations
@@ -17,13 +22,23 @@ from collections import deque
 from typing import Any
 
 from rmlab.data import RuntimeData
-from rmlab.errors import NodeError, SessionClosed
-from rmlab.nodes.base import Node, outputs
+from rmlab.errors import ExecutorError, NodeError, SessionClosed
+from rmlab.nodes.base import Node, run_flush, run_process, run_update
+from rmlab.runtime.executor import (
+    Dropped,
+    Ended,
+    Event,
+    EventBuffer,
+    ExecutorContext,
+    HopDone,
+    NodeFailed,
+    Output,
+)
 from rmlab.runtime.graph import Graph
-from rmlab.runtime.session import FrameQueue, Session
+from rmlab.runtime.queue import FrameQueue
 from rmlab.runtime.trace import Hop, Trace
 
-__all__ = ["LocalSession"]
+__all__ = ["LocalExecutor"]
 
 _END = object()
 
@@ -37,13 +52,15 @@ class _SetParams:
         self.node_id, self.params = node_id, params
 
 
-class LocalSession(Session):
+class LocalExecutor:
     """Runs every node in this process, on one runner thread."""
 
-    executor = "local"
-
-    def __init__(self, graph: Graph, **kwargs: Any):
-        super().__init__(graph, **kwargs)
+    def __init__(self, graph: Graph, context: ExecutorContext):
+        if context.options:
+            raise ExecutorError(
+                f"the local executor takes no options; got {', '.join(sorted(context.options))}"
+            )
+        self.graph = graph
         self._nodes: dict[str, Node] = {}
         try:
             for nid in graph.order:
@@ -54,31 +71,49 @@ class LocalSession(Session):
             self._teardown(quiet=True)  # the setup error is the one to report
             raise
         self._accepts = {nid: tuple(n.accepts) for nid, n in self._nodes.items()}
-        self._in = FrameQueue(self.queue_size, self.backpressure)
+        self._deliver = {nid: not graph.successors[nid] for nid in graph.order}
+        drop = context.backpressure == "drop-oldest"
+        self._events = EventBuffer(context.queue_size if drop else None)
+        self._in = FrameQueue(context.queue_size, context.backpressure, self._evicted)
+        context.cancel.add_callback(self._in.close)  # wakes a push waiting for room
         self._runner = threading.Thread(
-            target=self._run, name=f"rmlab-local-{self.session_id or id(self)}", daemon=True
+            target=self._run, name=f"rmlab-local-{context.session_id}", daemon=True
         )
         self._runner.start()
 
-    # -- Session hooks -----------------------------------------------------------
+    # -- Executor ----------------------------------------------------------------
 
-    def _submit(self, frame: RuntimeData, targets: tuple[str, ...], trace: Trace) -> None:
+    def submit(self, frame: RuntimeData, target: str | None, trace: Trace) -> None:
+        targets = self.graph.sources if target is None else (target,)
         self._in.put((frame, targets, trace))
 
-    def _finish(self) -> None:
+    def _evicted(self, item: tuple[RuntimeData, tuple[str, ...], Trace]) -> None:
+        for t in item[1]:  # one dropped frame per source it was for, as on every executor
+            self._events.put(Dropped(f"session->{t}", 1))
+
+    def finish(self) -> None:
         self._in.put(_END, force=True)
 
-    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
+    def receive(self) -> list[Event]:
+        return self._events.take()
+
+    def fileno(self) -> int:
+        return self._events.fileno()
+
+    def set_params(self, node_id: str, params: dict[str, Any]) -> None:
         self._in.put(_SetParams(node_id, params), force=True)
 
-    def _shutdown(self) -> None:
+    def tap(self, node_id: str) -> None:
+        self._deliver[node_id] = True
+
+    def close(self) -> None:
         self._in.close()  # the runner stops at its next get(); queued frames are discarded
         if self._runner is not threading.current_thread():
             self._runner.join(timeout=10)
-        self._teardown()
-
-    def _drops(self) -> dict[str, int]:
-        return {"session->pipeline": self._in.dropped, **super()._drops()}
+        try:
+            self._teardown()
+        finally:
+            self._events.close()
 
     # -- the runner thread ---------------------------------------------------------
 
@@ -90,21 +125,21 @@ class LocalSession(Session):
                 return
             if item is _END:
                 self._flush_all()
-                self._ended()
+                self._events.put(Ended())
                 return
             if isinstance(item, _SetParams):
                 try:
-                    self._nodes[item.node_id].update(**item.params)
+                    run_update(self._nodes[item.node_id], item.params)
                 except Exception as exc:
                     self._fail(_node_error(item.node_id, "update", exc))
                 continue
             frame, targets, trace = item
-            self._dispatch(deque((t, frame, trace) for t in targets))
+            self._dispatch(deque((t, None, frame, trace) for t in targets))
 
-    def _dispatch(self, work: deque[tuple[str, RuntimeData, Trace]]) -> None:
-        rec = self._rec
+    def _dispatch(self, work: deque[tuple[str, str | None, RuntimeData, Trace]]) -> None:
+        put = self._events.put
         while work:
-            nid, frame, trace = work.popleft()
+            nid, source, frame, trace = work.popleft()
             if not isinstance(frame, self._accepts[nid]):
                 node = self._nodes[nid]
                 took = ", ".join(sorted(t.__name__ for t in node.accepts))
@@ -115,41 +150,47 @@ class LocalSession(Session):
                 continue
             t0 = time.monotonic_ns()
             try:
-                outs = outputs(self._nodes[nid].process(frame))
+                outs = run_process(self._nodes[nid], frame, source)
             except Exception as exc:
                 self._fail(_node_error(nid, "process", exc))
                 continue
             t1 = time.monotonic_ns()
-            rec.hop(nid, t1 - t0)
-            hops = (*trace.hops, Hop(nid, t0, t1))
-            self._emit(nid, outs, Trace(trace.seq, trace.origin_ns, hops), work)
+            put(HopDone(nid, t0, t1))
+            if outs:
+                hops = (*trace.hops, Hop(nid, t0, t1))
+                self._emit(nid, outs, Trace(trace.seq, trace.origin_ns, hops), work)
 
     def _emit(
         self,
         nid: str,
         outs: list[RuntimeData],
         trace: Trace,
-        work: deque[tuple[str, RuntimeData, Trace]],
+        work: deque[tuple[str, str | None, RuntimeData, Trace]],
     ) -> None:
-        deliver = nid in self._taps or not self.graph.successors[nid]
+        successors = self.graph.successors[nid]
+        deliver = self._deliver[nid]
         for out in outs:
             if deliver:
-                self._deliver(nid, out, trace)
-            for s in self.graph.successors[nid]:
-                work.append((s, out, trace))
+                arrived = Trace(trace.seq, trace.origin_ns, trace.hops, time.monotonic_ns())
+                self._events.put(Output(nid, out, arrived))
+            for s in successors:
+                work.append((s, nid, out, trace))
 
     def _flush_all(self) -> None:
         for nid in self.graph.order:
             t0 = time.monotonic_ns()
             try:
-                outs = outputs(self._nodes[nid].flush())
+                outs = run_flush(self._nodes[nid])
             except Exception as exc:
                 self._fail(_node_error(nid, "flush", exc))
                 continue
             t1 = time.monotonic_ns()
-            work: deque[tuple[str, RuntimeData, Trace]] = deque()
+            work: deque[tuple[str, str | None, RuntimeData, Trace]] = deque()
             self._emit(nid, outs, Trace(-1, t0, (Hop(nid, t0, t1),)), work)
             self._dispatch(work)
+
+    def _fail(self, error: NodeError) -> None:
+        self._events.put(NodeFailed(error))
 
     def _teardown(self, quiet: bool = False) -> None:
         errors = []

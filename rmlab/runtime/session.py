@@ -1,4 +1,4 @@
-"""Sessions: the one API every executor implements.
+"""Sessions: the one API, over any executor.
 
 ::
 
@@ -12,206 +12,97 @@ Semantics shared by every executor (and proven by ``tests/conformance``): inputs
 to every source node (or the node named by ``to=``); sink outputs and tapped
 nodes' outputs come back; fan-out delivers each output to every successor;
 fan-in merges in arrival order; a node emits 0..N outputs per input; order is kept
-per edge. An exception in a node comes back from ``pull`` as ``NodeError`` (the
-frame is dropped, the session goes on).
+per edge; a node's input arrays are read-only. An exception in a node comes back
+from ``pull`` as ``NodeError`` (the frame is dropped, the session goes on).
 
 Backpressure: ``"drop-oldest"`` (live sources: ``push`` never blocks; when a
-queue is full its oldest frame is dropped and counted in ``stats().drops``) or
-``"block"`` (offline work: lossless; ``push`` waits while the pipeline is busy and
-outputs are kept until pulled).
+queue of ``queue_size`` frames is full its oldest frame is dropped and counted in
+``stats().drops``) or ``"block"`` (offline work: lossless; ``push`` waits while the
+pipeline is busy and outputs are kept until pulled).
 
-Executors subclass ``Session`` and implement ``_submit``, ``_finish`` and
-``_shutdown``; they report results with ``_deliver``, ``_fail`` and ``_ended``.
+How it works: ``Session`` is one concrete class over an ``Executor``
+(``rmlab.runtime.executor``), which runs the nodes and reports events. Events are
+received on demand (by ``pull``, ``stats`` or a waiting ``push``) or, once a watcher
+is attached, by one pump thread; each event goes to the statistics, to every
+watcher, and outputs and errors to the pull queue. Every call into the executor
+passes a gate that ``close()`` shuts: ``close`` first wakes every waiting call, then
+the executor is closed by whichever thread leaves the gate last, so no thread can
+ever touch a released shared-memory object (a crash that would take a notebook's
+kernel down).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
+import select
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 from rmlab.data import EndOfInput, RuntimeData, as_data
 from rmlab.errors import ManifestError, NodeError, SessionClosed, SessionError, Timeout
+from rmlab.runtime.executor import (
+    Backpressure,
+    Cancel,
+    Ended,
+    Event,
+    Executor,
+    ExecutorContext,
+    NodeFailed,
+    Output,
+    executor_class,
+)
 from rmlab.runtime.graph import Graph
-from rmlab.runtime.trace import LatencyRecorder, LatencyStats, Stats, Trace
+from rmlab.runtime.trace import Stats, Trace
+from rmlab.runtime.watchers import StatsWatcher, Watch, Watcher
 
 __all__ = ["Backpressure", "Output", "Session", "open_session"]
 
-Backpressure = Literal["drop-oldest", "block"]
 _END = object()
 _BACKPRESSURE = ("drop-oldest", "block")
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One frame returned by a session: which node emitted it, the frame, its trace."""
-
-    node_id: str
-    """The sink or tapped node that emitted it ("" for a loopback pipeline)."""
-    data: RuntimeData
-    trace: Trace
-
-
-class FrameQueue:
-    """A thread-safe FIFO that is unbounded, or bounded with drop-oldest or blocking.
-
-    Error records are never evicted by drop-oldest: losing one would hide a failure.
-    Async waiters are woken through their event loop, so ``apull`` takes an item
-    only while its coroutine runs (cancel-safe).
-    """
-
-    def __init__(self, maxsize: int | None, policy: Backpressure = "drop-oldest"):
-        self.maxsize = maxsize
-        self.policy = policy
-        self.dropped = 0
-        self._items: deque[Any] = deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, item: Any, *, force: bool = False) -> None:
-        """Add ``item``; may drop the oldest frame or wait, as the policy says.
-
-        ``force`` bypasses the bound (control records). Raises ``SessionClosed``
-        if the queue is closed while waiting.
-        """
-        with self._cond:
-            if self._closed:
-                raise SessionClosed("the session is closed")
-            if not force and self.maxsize is not None:
-                if self.policy == "block":
-                    while len(self._items) >= self.maxsize and not self._closed:
-                        self._cond.wait()
-                    if self._closed:
-                        raise SessionClosed("the session was closed while push() was waiting")
-                elif len(self._items) >= self.maxsize:
-                    self._evict_one()
-            self._items.append(item)
-            self._cond.notify_all()
-            self._wake_async()
-
-    def _evict_one(self) -> None:
-        for i, old in enumerate(self._items):
-            if isinstance(old, tuple | Output):  # frames, not error/control records
-                del self._items[i]
-                self.dropped += 1
-                return
-
-    def get(self, timeout: float | None = None) -> Any:
-        """Remove and return the oldest item; ``Timeout`` if none came in time."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._items or self._closed:
-                if self._closed:
-                    raise SessionClosed("the session is closed")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise Timeout(f"nothing arrived within {timeout} s")
-                self._cond.wait(remaining)
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    def get_nowait(self) -> Any:
-        with self._cond:
-            if self._closed:
-                raise SessionClosed("the session is closed")
-            if self._items:
-                item = self._items.popleft()
-                self._cond.notify_all()
-                return item
-            return None
-
-    async def aget(self, timeout: float | None = None) -> Any:
-        """Async twin of ``get``: waits on the event loop, not a thread."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            item = self.get_nowait()
-            if item is not None:
-                return item
-            fut: asyncio.Future[None] = loop.create_future()
-            with self._cond:
-                if self._items or self._closed:
-                    continue
-                self._async_waiters.append((loop, fut))
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                raise Timeout(f"nothing arrived within {timeout} s")
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except TimeoutError:
-                raise Timeout(f"nothing arrived within {timeout} s") from None
-
-    def add_async_waiter(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
-        """Resolve ``fut`` (through ``loop``) at the next put or close."""
-        with self._cond:
-            if self._items or self._closed:
-                loop.call_soon_threadsafe(_set_done, fut)
-            else:
-                self._async_waiters.append((loop, fut))
-
-    def _wake_async(self) -> None:
-        waiters, self._async_waiters = self._async_waiters, []
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_set_done, fut)
-
-    def close(self) -> None:
-        """Wake every waiter; later puts and empty gets raise ``SessionClosed``."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-            self._wake_async()
-
-
-def _set_done(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+_CLOSE_WAIT_S = 10.0  # close() waits this long for calls in flight, then leaves it to them
 
 
 class Session:
     """A running pipeline. Create one with ``rmlab.open_session``; use it as a context manager."""
 
-    executor: ClassVar[str] = ""
-
     def __init__(
         self,
         graph: Graph,
-        *,
-        backpressure: Backpressure = "drop-oldest",
-        queue_size: int = 64,
-        session_id: str = "",
+        executor: str,
+        make: Callable[[Graph, ExecutorContext], Executor],
+        context: ExecutorContext,
+        cancel: Cancel,
     ):
-        if backpressure not in _BACKPRESSURE:
-            raise SessionError(
-                f"backpressure must be 'drop-oldest' or 'block', got {backpressure!r}"
-            )
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise SessionError(f"queue_size must be a positive integer, got {queue_size!r}")
         self.graph = graph
-        self.backpressure: Backpressure = backpressure
-        self.queue_size = queue_size
-        self.session_id = session_id
+        self.executor = executor
+        """The executor's name (``"local"``, ``"shm"``, ...)."""
+        self.backpressure: Backpressure = context.backpressure
+        self.queue_size = context.queue_size
+        self.session_id = context.session_id
         self._state = "open"  # -> "ended" (end() called) -> "drained" / "closed"
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._pushed = 0
         self._started = time.monotonic()
-        self._taps: set[str] = set()
-        self._rec = LatencyRecorder()
-        self._errors: dict[str, int] = {}
-        # drop-oldest bounds outputs too (a plot that stops pulling must not grow memory);
-        # block keeps every output so a producer that pushes before pulling cannot deadlock.
-        self._out = FrameQueue(queue_size if backpressure == "drop-oldest" else None)
+        self._stats = StatsWatcher(graph.order)
+        self._watches: tuple[Watch, ...] = ()
+        self._pending: deque[Any] = deque()  # Output | NodeError | _END, for pull()
+        self._cond = threading.Condition()
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._rx = threading.Lock()  # one thread receives events at a time
+        self._pump: threading.Thread | None = None
+        self._end_received = False
+        # the gate: calls into the executor in flight, and who closes it
+        self._cancel = cancel
+        self._gate = threading.Condition()
+        self._inflight = 0
+        self._inside = threading.local()
+        self._ex_closed = False
+        self._ex: Executor = make(graph, context)
 
     # -- the public API -------------------------------------------------------------
 
@@ -222,30 +113,26 @@ class Session:
         (inner nodes get their input from their predecessors).
         Pushing ``EndOfInput`` is the same as calling ``end()``.
         """
-        self._check_open("push")
+        if self._state != "open":
+            self._check_open("push")
+        fresh = not isinstance(x, RuntimeData)
         frame = as_data(x)
         if isinstance(frame, EndOfInput):
             self.end()
             return
-        if to is None:
-            targets = self.graph.sources
-        elif isinstance(to, str) and to in self.graph.sources:
-            targets = (to,)
-        else:
+        if to is not None and to not in self.graph.sources:
             srcs = ", ".join(self.graph.sources) or "none: the pipeline is a loopback"
             what = "not a source node" if to in self.graph.successors else "no such node"
             raise SessionError(f"push(to={to!r}): {what}; push into a source ({srcs})")
         if not frame.timestamp_us or not frame.session_id:
-            frame = frame.replace(
-                timestamp_us=frame.timestamp_us or time.time_ns() // 1000,
-                session_id=frame.session_id or self.session_id,
-            )
+            frame = _stamped(frame, fresh, self.session_id)
         trace = Trace(next(self._seq), time.monotonic_ns())
+        self._enter("push")
+        try:
+            self._ex.submit(frame, to, trace)
+        finally:
+            self._leave()
         self._pushed += 1
-        if self.graph.is_loopback:
-            self._deliver("", frame, trace)
-        else:
-            self._submit(frame, targets, trace)
 
     def pull(self, timeout: float | None = None) -> Output:
         """The next output. Waits up to ``timeout`` seconds (``None``: until one comes).
@@ -253,27 +140,67 @@ class Session:
         Raises ``Timeout`` if none came, ``NodeError`` if a node failed, and
         ``SessionClosed`` once the session has ended and every output was pulled.
         """
-        if self._state in ("closed", "drained"):
-            raise self._closed_error()
-        try:
-            item = self._next_item(timeout)
-        except SessionClosed:
-            raise self._closed_error() from None
-        except Timeout:
-            raise Timeout(self._timeout_message(timeout)) from None
-        return self._unwrap(item)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._state == "closed":
+                raise self._closed_error()
+            if self._pending:
+                with self._cond:
+                    item = self._pending.popleft() if self._pending else None
+                if item is not None:
+                    return self._unwrap(item)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(self._timeout_message(timeout))
+            if self._pump is None and self._rx.acquire(blocking=False):
+                try:
+                    if self._receive_now():
+                        continue
+                    self._wait_executor(remaining)
+                finally:
+                    self._rx.release()
+            else:  # the pump (or another thread) receives: it notifies us
+                with self._cond:
+                    if not self._pending and self._state not in ("closed", "drained"):
+                        self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
 
     async def apull(self, timeout: float | None = None) -> Output:
         """Async ``pull``: waits on the event loop; cancelling it loses no output."""
-        if self._state in ("closed", "drained"):
-            raise self._closed_error()
-        try:
-            item = await self._anext_item(timeout)
-        except SessionClosed:
-            raise self._closed_error() from None
-        except Timeout:
-            raise Timeout(self._timeout_message(timeout)) from None
-        return self._unwrap(item)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._state == "closed":
+                raise self._closed_error()
+            if self._pending:
+                with self._cond:
+                    item = self._pending.popleft() if self._pending else None
+                if item is not None:
+                    return self._unwrap(item)
+            if self._receive_if_free():
+                continue
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(self._timeout_message(timeout))
+            fut: asyncio.Future[None] = loop.create_future()
+
+            def wake(fut: asyncio.Future[None] = fut) -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            fds = () if self._pump is not None else (self._ex.fileno(), self._cancel.fd)
+            with self._cond:
+                if self._pending or self._state in ("closed", "drained"):
+                    continue
+                self._async_waiters.append((loop, fut))
+            for fd in fds:
+                loop.add_reader(fd, wake)
+            try:
+                await asyncio.wait_for(fut, remaining)
+            except TimeoutError:
+                raise Timeout(self._timeout_message(timeout)) from None
+            finally:
+                for fd in fds:
+                    loop.remove_reader(fd)
 
     async def apush(self, x: Any, to: str | None = None) -> None:
         """Async ``push``: never blocks the event loop (a waiting push runs in a thread)."""
@@ -288,24 +215,60 @@ class Session:
             raise SessionError(
                 f"tap({node_id!r}): no such node (nodes: {', '.join(self.graph.order)})"
             )
-        self._taps.add(node_id)
-        self._tapped(node_id)
+        self._enter("tap")
+        try:
+            self._ex.tap(node_id)
+        finally:
+            self._leave()
         return self
+
+    def watch(self, watcher: Watcher | Callable[[Event], None]) -> Watch:
+        """Deliver every event of this session to ``watcher`` as well; returns its handle.
+
+        ``watcher`` is a ``Watcher`` (override the ``on_*`` methods you need) or a
+        function of one event. Watchers run on the thread that receives events: once
+        one is attached, a pump thread receives them, so watchers are fed whether or
+        not anybody pulls. ``pull()`` keeps working beside them; with watchers in
+        "drop-oldest" mode it keeps only the newest ``queue_size`` outputs, since a
+        watched session need not be pulled. ``handle.close()`` detaches.
+        """
+        if not isinstance(watcher, Watcher):
+            if not callable(watcher):
+                raise SessionError(
+                    f"watch() takes a Watcher or a function of one event, got "
+                    f"{type(watcher).__name__}"
+                )
+            watcher = _FunctionWatcher(watcher)
+        if self._state == "closed":
+            self._check_open("watch")
+        w = Watch(watcher, self._unwatch)
+        with self._cond:
+            self._watches = (*self._watches, w)
+        if self._pump is None:
+            with self._lock:
+                if self._pump is None and self._state != "closed":
+                    self._pump = threading.Thread(
+                        target=self._run_pump, name=f"rmlab-session-{self.session_id}",
+                        daemon=True,
+                    )  # fmt: skip
+                    self._pump.start()
+        return w
 
     def set_params(self, node_id: str, **params: Any) -> None:
         """Change a running node's params; frames pushed from now on see the new values.
 
         Validated at once (``ManifestError`` naming the param's path); applied between
-        two frames through the node's ``update`` (which may reset carried state, such
-        as a filter's memory), and kept in the session's manifest, so a restarted
-        worker starts with them too.
+        two frames through the node's ``update`` (which calls its ``reset`` hook, so
+        carried state such as a filter's memory is rebuilt), and kept in the
+        session's own copy of the manifest, so a restarted node starts with them.
+        The manifest given to ``open_session`` is never changed.
         """
         self._check_open("set_params")
         if node_id not in self.graph.successors:
             raise SessionError(
                 f"set_params({node_id!r}): no such node (nodes: {', '.join(self.graph.order)})"
             )
-        from rmlab.nodes.base import plain
+        from rmlab.nodes import plain
 
         spec = self.graph.manifest.node(node_id)
         i = self.graph.manifest.nodes.index(spec)
@@ -316,7 +279,11 @@ class Session:
         if problems:
             raise ManifestError(problems)
         spec.params.update(params)
-        self._set_params(node_id, params)
+        self._enter("set_params")
+        try:
+            self._ex.set_params(node_id, params)
+        finally:
+            self._leave()
 
     def end(self) -> None:
         """No more input: nodes flush, remaining outputs come back, then iteration stops."""
@@ -324,38 +291,53 @@ class Session:
             if self._state != "open":
                 return
             self._state = "ended"
-        if self.graph.is_loopback:
-            self._ended()
-        else:
-            self._finish()
+        self._enter("end")
+        try:
+            self._ex.finish()
+        finally:
+            self._leave()
 
     def close(self) -> None:
-        """Stop now and release everything (threads, processes, shared memory). Idempotent."""
+        """Stop now and release everything (threads, processes, shared memory). Idempotent.
+
+        Safe from any thread, while other threads push, pull or wait: they are woken
+        and raise ``SessionClosed``; the executor is released once none of them is
+        inside it any more.
+        """
         with self._lock:
             if self._state == "closed":
                 return
             self._state = "closed"
-        self._out.close()
-        self._shutdown()
+        self._cancel.set()
+        with self._cond:
+            self._cond.notify_all()
+            self._wake_async()
+        inside = getattr(self._inside, "depth", 0)
+        deadline = time.monotonic() + _CLOSE_WAIT_S
+        with self._gate:
+            while self._inflight > inside and time.monotonic() < deadline:
+                self._gate.wait(0.05)
+            last = self._inflight == 0 and not self._ex_closed
+            if last:
+                self._ex_closed = True
+        if last:
+            self._close_executor()
+        pump = self._pump
+        if pump is not None and pump is not threading.current_thread():
+            pump.join(timeout=_CLOSE_WAIT_S)
 
     def stats(self) -> Stats:
-        """Per-node and end-to-end latency, counts, drops, errors and restarts so far."""
-        rec = self._rec
-        nodes = {
-            nid: LatencyStats.of(list(rec.node.get(nid, ())), rec.node_count.get(nid, 0))
-            for nid in self.graph.order
-        }
-        return Stats(
-            executor=self.executor,
-            elapsed_s=time.monotonic() - self._started,
-            pushed=self._pushed,
-            outputs=rec.outputs,
-            nodes=nodes,
-            end_to_end=LatencyStats.of(list(rec.end_to_end), rec.outputs),
-            drops=self._drops(),
-            errors=dict(self._errors),
-            restarts=self._restarts(),
-        )
+        """Per-node and end-to-end latency, call counts, drops, errors and restarts so far.
+
+        ``nodes[id].count`` is the number of ``process`` calls of that node.
+        """
+        self._receive_if_free()
+        return self._stats.snapshot(self.executor, self._started, self._pushed)
+
+    @property
+    def manifest(self) -> Any:
+        """The session's own copy of the manifest (with params changed by ``set_params``)."""
+        return self.graph.manifest
 
     @property
     def closed(self) -> bool:
@@ -388,60 +370,137 @@ class Session:
 
     def __repr__(self) -> str:
         name = self.graph.manifest.metadata.get("name") or "unnamed"
-        return f"<{type(self).__name__} {name!r} executor={self.executor} {self._state}>"
+        return f"<Session {name!r} executor={self.executor} {self._state}>"
 
     def _repr_html_(self) -> str:
         return f"<p>{repr(self).replace('<', '&lt;')}</p>" + self.stats()._repr_html_()
 
-    # -- for executors ----------------------------------------------------------------
+    # -- the gate ------------------------------------------------------------------------
 
-    def _deliver(self, node_id: str, data: RuntimeData, trace: Trace) -> None:
-        """Hand an output to the consumer (records its end-to-end latency)."""
-        t = Trace(trace.seq, trace.origin_ns, trace.hops, time.monotonic_ns())
-        self._rec.output(t)
-        # closed while the pipeline was still producing: nobody is listening
-        with contextlib.suppress(SessionClosed):
-            self._out.put(Output(node_id, data, t))
+    def _enter(self, what: str) -> None:
+        with self._gate:
+            if self._state == "closed" or self._ex_closed:
+                raise SessionClosed(
+                    f"{what}() on a session that has closed; open a new session to go on"
+                )
+            self._inflight += 1
+        self._inside.depth = getattr(self._inside, "depth", 0) + 1
 
-    def _fail(self, error: NodeError) -> None:
-        """Hand a node's error to the consumer; ``pull`` raises it."""
-        self._errors[error.node_id] = self._errors.get(error.node_id, 0) + 1
-        with contextlib.suppress(SessionClosed):
-            self._out.put(error, force=True)
+    def _leave(self) -> None:
+        self._inside.depth -= 1
+        with self._gate:
+            self._inflight -= 1
+            last = self._state == "closed" and self._inflight == 0 and not self._ex_closed
+            if last:
+                self._ex_closed = True
+            self._gate.notify_all()
+        if last:
+            self._close_executor()
 
-    def _ended(self) -> None:
-        """Every output after ``end()`` has been delivered."""
-        with contextlib.suppress(SessionClosed):
-            self._out.put(_END, force=True)
+    def _close_executor(self) -> None:
+        try:
+            self._ex.close()
+        finally:
+            self._cancel.close()
 
-    def _submit(self, frame: RuntimeData, targets: tuple[str, ...], trace: Trace) -> None:
-        raise NotImplementedError
+    # -- receiving events ------------------------------------------------------------------
 
-    def _finish(self) -> None:
-        raise NotImplementedError
+    def _receive_now(self) -> int:
+        """Receive and dispatch what the executor has (hold ``_rx``); how many events."""
+        try:
+            self._enter("pull")
+        except SessionClosed:
+            return 0
+        try:
+            events = self._ex.receive()
+        finally:
+            self._leave()
+        if events:
+            self._dispatch(events)
+        return len(events)
 
-    def _shutdown(self) -> None:
-        raise NotImplementedError
+    def _receive_if_free(self) -> int:
+        """Receive now unless another thread is receiving (then it dispatches for us)."""
+        if self._pump is not None or not self._rx.acquire(blocking=False):
+            return 0
+        try:
+            return self._receive_now()
+        finally:
+            self._rx.release()
 
-    def _next_item(self, timeout: float | None) -> Any:
-        """The next output record; an executor that receives on demand overrides this."""
-        return self._out.get(timeout)
+    def _wait_executor(self, timeout: float | None) -> None:
+        """Sleep until the executor may have events, or the session closes (GIL released)."""
+        try:
+            self._enter("pull")
+        except SessionClosed:
+            return
+        try:
+            ms = -1 if timeout is None else max(1, int(timeout * 1000))
+            poller = select.poll()
+            poller.register(self._ex.fileno(), select.POLLIN)
+            poller.register(self._cancel.fd, select.POLLIN)
+            poller.poll(ms)
+        finally:
+            self._leave()
 
-    async def _anext_item(self, timeout: float | None) -> Any:
-        return await self._out.aget(timeout)
+    def _dispatch(self, events: list[Event]) -> None:
+        stats = self._stats.on_event
+        watches = self._watches
+        keep: list[Any] = []
+        for ev in events:
+            stats(ev)
+            for w in watches:
+                try:
+                    w.watcher.on_event(ev)
+                except Exception as exc:  # a watcher's bug must not stop the pipeline
+                    w.error = exc
+                    self._unwatch(w)
+            if isinstance(ev, Output):
+                keep.append(ev)
+            elif isinstance(ev, NodeFailed):
+                keep.append(ev.error)
+            elif isinstance(ev, Ended):
+                keep.append(_END)
+                self._end_received = True
+        if not keep:
+            return
+        with self._cond:
+            self._pending.extend(keep)
+            if watches and self.backpressure == "drop-oldest":
+                self._bound_pending()
+            self._cond.notify_all()
+            self._wake_async()
 
-    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
-        """Hook: apply validated params to the running node, between frames."""
-        raise NotImplementedError
+    def _bound_pending(self) -> None:
+        extra = sum(isinstance(x, Output) for x in self._pending) - self.queue_size
+        if extra <= 0:
+            return
+        kept: deque[Any] = deque()
+        for x in self._pending:
+            if extra and isinstance(x, Output):
+                extra -= 1
+                continue
+            kept.append(x)
+        self._pending = kept
 
-    def _tapped(self, node_id: str) -> None:
-        """Hook: an executor that must subscribe to a node's output does it here."""
+    def _run_pump(self) -> None:
+        with self._rx:
+            while self._state != "closed":
+                if self._receive_now():
+                    continue
+                if self._end_received:
+                    return  # nothing more will come
+                self._wait_executor(None)
 
-    def _drops(self) -> dict[str, int]:
-        return {"pipeline->session": self._out.dropped}
+    def _unwatch(self, w: Watch) -> None:
+        with self._cond:
+            self._watches = tuple(x for x in self._watches if x is not w)
 
-    def _restarts(self) -> dict[str, int]:
-        return {}
+    def _wake_async(self) -> None:
+        waiters, self._async_waiters = self._async_waiters, []
+        for loop, fut in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_set_done, fut)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -459,9 +518,12 @@ class Session:
 
     def _unwrap(self, item: Any) -> Output:
         if item is _END:
-            if self._state != "closed":
-                self._state = "drained"
-            self._out.close()
+            with self._lock:
+                if self._state != "closed":
+                    self._state = "drained"
+            with self._cond:
+                self._pending.appendleft(_END)  # every later pull sees the end too
+                self._cond.notify_all()
             raise self._closed_error()
         if isinstance(item, NodeError):
             raise item
@@ -471,14 +533,38 @@ class Session:
         hint = "" if self._state == "ended" else "; call end() to flush buffered output"
         return (
             f"no output within {timeout} s ({self._pushed} pushed, "
-            f"{self._rec.outputs} returned so far{hint})"
+            f"{self._stats.outputs} returned so far{hint})"
         )
 
 
-_EXECUTORS = {
-    "local": "rmlab.runtime.local:LocalSession",
-    "shm": "rmlab.runtime.shm.supervisor:ShmSession",
-}
+class _FunctionWatcher(Watcher):
+    def __init__(self, fn: Callable[[Event], None]):
+        self.fn = fn
+
+    def on_event(self, event: Event) -> None:
+        self.fn(event)
+
+
+def _set_done(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _stamped(frame: RuntimeData, fresh: bool, session_id: str) -> RuntimeData:
+    """``frame`` with its capture time and session set (if unset), built once.
+
+    A frame ``as_data`` just made is ours and is stamped in place; a caller's frame
+    is copied shallowly (never changed: it may be pushed again elsewhere).
+    """
+    if not fresh:
+        new = object.__new__(type(frame))
+        new.__dict__.update(frame.__dict__)
+        frame = new
+    if not frame.timestamp_us:
+        object.__setattr__(frame, "timestamp_us", time.time_ns() // 1000)
+    if not frame.session_id:
+        object.__setattr__(frame, "session_id", session_id)
+    return frame
 
 
 def open_session(
@@ -490,40 +576,72 @@ def open_session(
     session_id: str | None = None,
     start_timeout: float = 30.0,
     max_frame_bytes: int = 64 * 1024 * 1024,
+    **options: Any,
 ) -> Session:
     """Start a pipeline and return its ``Session`` (use it in a ``with`` block).
 
     ``manifest`` is a ``Manifest``, a path, JSON text or a dict; it is validated
-    first (``ManifestError`` lists every problem). ``executor`` is ``"local"`` (every
-    node in this process, on one thread) or ``"shm"`` (every node in its own
-    process, frames through iceoryx2 shared memory). ``backpressure`` is
+    first (``ManifestError`` lists every problem) and the session runs on its own
+    copy, so later edits of your ``Manifest`` never reach a running session.
+    ``executor`` is ``"local"`` (every node in this process, on one thread) or
+    ``"shm"`` (every node in its own process, frames through iceoryx2 shared
+    memory); an empty manifest is a loopback on any executor. ``backpressure`` is
     ``"drop-oldest"`` for live sources or ``"block"`` for lossless offline work;
-    ``queue_size`` bounds each queue. For ``"shm"``: ``start_timeout`` is how long
-    the workers may take to start (import and ``setup()``), ``max_frame_bytes`` the
-    largest encoded frame a channel accepts.
+    ``queue_size`` is how many frames each queue holds (every edge and the
+    session's input and output, on every executor). ``start_timeout`` is how long
+    nodes may take to start (import and ``setup()``), ``max_frame_bytes`` the
+    largest encoded frame a channel accepts (executors that copy frames between
+    processes). Other keyword ``options`` go to the executor.
     """
-    import importlib
     import re
     import uuid
 
-    from rmlab.errors import ExecutorError
     from rmlab.manifest import Manifest
 
-    m = manifest if isinstance(manifest, Manifest) else Manifest.load(manifest)
+    if backpressure not in _BACKPRESSURE:
+        raise SessionError(f"backpressure must be 'drop-oldest' or 'block', got {backpressure!r}")
+    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+        raise SessionError(f"queue_size must be a positive integer, got {queue_size!r}")
+    if not isinstance(start_timeout, int | float) or start_timeout <= 0:
+        raise SessionError(f"start_timeout must be a positive number, got {start_timeout!r}")
+    if (
+        isinstance(max_frame_bytes, bool)
+        or not isinstance(max_frame_bytes, int)
+        or (max_frame_bytes < 1024)
+    ):
+        raise SessionError(f"max_frame_bytes must be at least 1024, got {max_frame_bytes!r}")
+    if isinstance(manifest, Manifest):
+        m = Manifest.load(manifest.to_dict())  # a snapshot: the caller may keep editing theirs
+    else:
+        m = Manifest.load(manifest)
     graph = Graph.compile(m)
-    target = _EXECUTORS.get(executor) if isinstance(executor, str) else None
-    if target is None:
+    cls = executor_class(executor)
+    if graph.is_loopback:
+        cls = executor_class("loopback")
+    elif executor == "loopback":
+        from rmlab.errors import ExecutorError
+
         raise ExecutorError(
-            f"unknown executor {executor!r}; choose one of: {', '.join(_EXECUTORS)}"
+            "executor='loopback' runs only an empty manifest (inputs come back unchanged); "
+            "use 'local' or 'shm' for a pipeline with nodes"
         )
-    module, _, name = target.partition(":")
-    cls = getattr(importlib.import_module(module), name)
     sid = session_id if session_id is not None else uuid.uuid4().hex[:12]
     if not (isinstance(sid, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid)):
         raise SessionError(
             f"session_id must be 1-64 letters, digits, '_' or '-', got {session_id!r}"
         )
-    options = {"start_timeout": start_timeout, "max_frame_bytes": max_frame_bytes}
-    if executor == "local":
-        options = {}  # one process, no channels: nothing to bound
-    return cls(graph, backpressure=backpressure, queue_size=queue_size, session_id=sid, **options)
+    cancel = Cancel()
+    context = ExecutorContext(
+        session_id=sid,
+        backpressure=backpressure,
+        queue_size=queue_size,
+        cancel=cancel,
+        start_timeout=float(start_timeout),
+        max_frame_bytes=max_frame_bytes,
+        options=options,
+    )
+    try:
+        return Session(graph, executor, cls, context, cancel)
+    except BaseException:
+        cancel.close()
+        raise

@@ -23,7 +23,12 @@ _WINDOW = 4096  # latency samples kept per series: recent enough to be live, eno
 
 @dataclass(frozen=True, slots=True)
 class Hop:
-    """One node a frame passed through."""
+    """One node a frame passed through, as recorded in its ``Trace``.
+
+    ``recv_ns`` is when the node received the frame and ``done_ns`` when its
+    ``process`` returned (``time.monotonic_ns``, comparable across the processes of
+    one machine), so ``done_ns - recv_ns`` is the node's processing time for it.
+    """
 
     node_id: str
     recv_ns: int
@@ -32,7 +37,14 @@ class Hop:
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """Where a frame has been and when (monotonic nanoseconds)."""
+    """Where a frame has been and when: the ``trace`` of every ``Output`` a session returns.
+
+    ``seq`` is the sequence number of the push the output derives from (pushes are
+    numbered from 0 per session), ``origin_ns`` the time of that push, ``hops`` the
+    nodes it passed through in order and ``arrived_ns`` when it reached the session.
+    All times are ``time.monotonic_ns`` readings; ``latency_ns`` is the end-to-end
+    latency of this one output.
+    """
 
     seq: int
     origin_ns: int
@@ -48,7 +60,13 @@ class Trace:
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Summary of one latency series, in milliseconds."""
+    """Summary of one latency series, in milliseconds: a node's or end to end.
+
+    ``count`` is the length of the whole series (a node's ``process`` calls, or a
+    session's outputs); the median, p99, mean and max are over its most recent
+    samples only (a rolling window), so they describe the session as it runs now.
+    With no samples yet they are NaN.
+    """
 
     count: int
     median_ms: float
@@ -90,7 +108,13 @@ class LatencyRecorder:
 
 @dataclass(frozen=True)
 class Stats:
-    """A snapshot of a session: per-node and end-to-end latency, counts, drops, restarts."""
+    """A snapshot of a session: per-node and end-to-end latency, counts, drops, restarts.
+
+    What ``Session.stats()`` returns. ``nodes`` maps each node id to the
+    ``LatencyStats`` of its processing time; ``end_to_end`` is push to arrival at
+    the session. ``str()`` is a plain-text table, ``_repr_html_`` the same table in
+    a notebook, and ``to_dict()`` plain values for JSON or a DataFrame.
+    """
 
     executor: str
     elapsed_s: float

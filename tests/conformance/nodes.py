@@ -70,3 +70,60 @@ class CBadSetup(Node):
 
     def process(self, frame: RuntimeData) -> RuntimeData:
         return frame
+
+
+class CWritable(Node):
+    """Hold every input (as a slow consumer would); emit whether each array was writable."""
+
+    def setup(self) -> None:
+        self.held: list[RuntimeData] = []
+
+    def process(self, frame: RuntimeData) -> None:
+        self.held.append(frame)  # holding inputs is what exhausts zero-copy borrows on shm
+
+    def flush(self) -> list[Json]:
+        return [Json(bool(f.array.flags.writeable)) for f in self.held]  # type: ignore[attr-defined]
+
+
+class CTryWrite(Node):
+    """Try to write into the input array; emit what happened."""
+
+    def process(self, frame: RuntimeData) -> Json:
+        try:
+            frame.array[...] = 0  # type: ignore[attr-defined]
+        except ValueError as exc:
+            return Json(f"refused: {exc}")
+        return Json("written")
+
+
+class CInPlace(Node):
+    """Say so, then modify the input in place (and return it)."""
+
+    inplace = True
+
+    def process(self, frame: RuntimeData) -> RuntimeData:
+        frame.array[...] += 1  # type: ignore[attr-defined]
+        return frame
+
+
+class CSource(Node):
+    """Emit the id of the predecessor each frame came from (None: pushed by the session)."""
+
+    def process(self, frame: RuntimeData, source: str | None = None) -> Json:
+        return Json(source)
+
+
+class CCounter(Node):
+    """Emit ``start``, ``start + 1``, ...: state rebuilt by ``reset`` from the params."""
+
+    start: int = Param(0)
+
+    def reset(self) -> None:
+        self.next = self.start
+
+    def setup(self) -> None:
+        self.reset()
+
+    def process(self, frame: RuntimeData) -> Json:
+        self.next += 1
+        return Json(self.next - 1)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from rmlab.runtime.shm import supervisor
+from rmlab.runtime.shm import executor as shm_executor
 
 
 def session_leftovers(session_id: str) -> list[str]:
@@ -33,13 +33,13 @@ def session_leftovers(session_id: str) -> list[str]:
 def no_leaks(monkeypatch: pytest.MonkeyPatch):
     """Fail if this test's sessions leave files, iceoryx2 nodes or workers behind."""
     opened: list[str] = []
-    real_init = supervisor.ShmSession.__init__
+    real_init = shm_executor.ShmExecutor.__init__
 
-    def recording_init(self, graph, **kwargs):
-        opened.append(kwargs.get("session_id", ""))
-        real_init(self, graph, **kwargs)
+    def recording_init(self, graph, context):
+        opened.append(context.session_id)
+        real_init(self, graph, context)
 
-    monkeypatch.setattr(supervisor.ShmSession, "__init__", recording_init)
+    monkeypatch.setattr(shm_executor.ShmExecutor, "__init__", recording_init)
     yield opened
     left = [x for sid in opened for x in session_leftovers(sid)]
     assert not left, f"left behind: {left}"

@@ -1,1 +1,1 @@
-"""The shared-memory executor: one process per node, frames over iceoryx2 (see supervisor.py)."""
+"""The shared-memory executor: one process per node, frames over iceoryx2 (see executor.py)."""

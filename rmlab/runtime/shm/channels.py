@@ -37,6 +37,7 @@ import numpy as np
 
 from rmlab.data import RuntimeData
 from rmlab.errors import ExecutorError, WireError
+from rmlab.runtime.shm._errors import board_error, iox_error
 from rmlab.wire import decode, encode_into, encoded_size
 
 __all__ = [
@@ -101,13 +102,16 @@ def iox_node(name: str) -> Any:
             .create(iox.ServiceType.Ipc)
         )
     except Exception as exc:
-        raise ExecutorError(f"cannot create an iceoryx2 node: {exc}") from exc
+        raise iox_error(f"creating iceoryx2 node {name!r}", exc) from exc
 
 
 def config() -> Any:
     import iceoryx2 as iox
 
-    cfg = iox.config.default()
+    try:
+        cfg = iox.config.default()
+    except Exception as exc:
+        raise iox_error("building the iceoryx2 configuration", exc) from exc
     cfg.global_cfg.prefix = iox.FileName.new(_PREFIX)
     cfg.global_cfg.root_path = iox.Path.new(_ROOT)
     return cfg
@@ -119,22 +123,30 @@ def service(
     """Create (session) or open (worker) one publish-subscribe service of byte slices."""
     import iceoryx2 as iox
 
-    b = (
-        node.service_builder(iox.ServiceName.new(name))
-        .publish_subscribe(iox.Slice[ctypes.c_uint8])
-        .user_header(TraceHeader)
-        .payload_alignment(iox.Alignment.new(64))
-        .max_publishers(1)
-        .max_subscribers(max_subscribers)
-        .subscriber_max_buffer_size(buffer)
-        .subscriber_max_borrowed_samples(borrowed)
-        .enable_safe_overflow(True)
-        .history_size(0)
-    )
     try:
+        b = (
+            node.service_builder(iox.ServiceName.new(name))
+            .publish_subscribe(iox.Slice[ctypes.c_uint8])
+            .user_header(TraceHeader)
+            .payload_alignment(iox.Alignment.new(64))
+            .max_publishers(1)
+            .max_subscribers(max_subscribers)
+            .subscriber_max_buffer_size(buffer)
+            .subscriber_max_borrowed_samples(borrowed)
+            .enable_safe_overflow(True)
+            .history_size(0)
+        )
         return b.create() if create else b.open()
     except Exception as exc:
-        raise ExecutorError(f"iceoryx2 service {name!r}: {type(exc).__name__} {exc}") from exc
+        raise iox_error(f"{'creating' if create else 'opening'} channel {name!r}", exc) from exc
+
+
+def cleanup_dead(node: Any) -> None:
+    """Remove what processes of this domain that died (SIGKILL) left behind."""
+    try:
+        node.try_cleanup_dead_nodes()
+    except Exception as exc:
+        raise iox_error("removing resources of dead workers", exc) from exc
 
 
 # -- doorbells ---------------------------------------------------------------------
@@ -142,8 +154,10 @@ def service(
 
 def ring(fd: int) -> None:
     """Wake the consumer behind ``fd`` (a full pipe already means "wake up")."""
-    with contextlib.suppress(BlockingIOError, BrokenPipeError):
+    try:
         os.write(fd, b"\x01")
+    except (BlockingIOError, BrokenPipeError):
+        pass
 
 
 def drain(fd: int) -> None:
@@ -152,59 +166,95 @@ def drain(fd: int) -> None:
     One read: more than 4096 pending rings only means the next poll returns at once,
     and a loop would end in a costly BlockingIOError on every hop.
     """
-    with contextlib.suppress(BlockingIOError):
+    try:
         os.read(fd, 4096)
+    except BlockingIOError:
+        pass
 
 
 # -- the board: shared counters for flow control and drop accounting -------------------
 
 
 class Board:
-    """Shared int64 counters in one /dev/shm file: publish counts, consume counts, drops.
+    """Shared int64 counters in one /dev/shm file: flow control, drops, calls, latency.
 
     Producers are node indices ``0..n-1`` and ``n`` (the session's input);
-    consumers are node indices and ``n`` (the session). Aligned 8-byte stores
-    are atomic on every platform iceoryx2 supports, so no lock is needed.
+    consumers are node indices and ``n`` (the session). Every slot has exactly one
+    writer, and aligned 8-byte stores are atomic on every platform iceoryx2
+    supports, so no lock is needed. Per node: ``calls`` counts completed ``process``
+    calls and ``lat`` keeps the receive/done times of the last ``RING`` of them (the
+    worker writes the entry before the count), which is how the session reports one
+    ``HopDone`` per call whatever the node emitted.
     """
 
     MAGIC = 0x726D6C6162  # "rmlab"
+    RING = 256
 
     def __init__(self, path: str, n: int, *, create: bool):
         self.path, self.n = path, n
         p = n + 1
-        self._size = 8 * (2 + 4 * p + 2 * p * p)
-        if create:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            os.ftruncate(fd, self._size)
-        else:
-            fd = os.open(path, os.O_RDWR)
+        R = self.RING
+        words = 2 + 5 * p + 2 * p * p + p * R * 2
+        self._size = 8 * words
         try:
-            self._mm = mmap.mmap(fd, self._size)
-        finally:
-            os.close(fd)
+            if create:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                os.ftruncate(fd, self._size)
+            else:
+                fd = os.open(path, os.O_RDWR)
+            try:
+                self._mm = mmap.mmap(fd, self._size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise board_error("the session's board", exc) from exc
         a = np.frombuffer(self._mm, np.int64)
         self._a = a
         if create:
             a[0], a[1] = self.MAGIC, os.getpid()
-        self.published = a[2 : 2 + p]
-        self.waiting = a[2 + p : 2 + 2 * p]
-        self.session_sub = a[2 + 2 * p : 2 + 3 * p]
-        self.consumed = a[2 + 3 * p : 2 + 3 * p + p * p].reshape(p, p)  # [consumer, producer]
-        self.drops = a[2 + 3 * p + p * p : 2 + 3 * p + 2 * p * p].reshape(p, p)
+        o = 2
+        self.published = a[o : o + p]
+        self.waiting = a[o + p : o + 2 * p]
+        self.session_sub = a[o + 2 * p : o + 3 * p]
+        o += 3 * p
+        self.consumed = a[o : o + p * p].reshape(p, p)  # [consumer, producer]
+        self.drops = a[o + p * p : o + 2 * p * p].reshape(p, p)
+        o += 2 * p * p
         # control messages sent to each worker: checked before every frame, so a param
         # change made before a push applies to that frame (stdin alone could lag behind)
-        self.control = a[2 + 3 * p + 2 * p * p :]
+        self.control = a[o : o + p]
+        o += p
+        self.calls = a[o : o + p]
+        self._calls_at = o
+        o += p
+        self.lat = a[o : o + p * R * 2].reshape(p, R, 2)
+        self._lat_at = o
+        # plain-integer views for the per-frame writes (a numpy scalar store costs more)
+        self._q = memoryview(self._mm).cast("q")
+
+    def record_call(self, node: int, count: int, recv_ns: int, done_ns: int) -> None:
+        """Worker side: call number ``count`` of ``node`` took ``recv_ns..done_ns``."""
+        q = self._q
+        i = self._lat_at + (node * self.RING + (count - 1) % self.RING) * 2
+        q[i] = recv_ns
+        q[i + 1] = done_ns
+        q[self._calls_at + node] = count  # last: the entry is complete once counted
 
     def close(self) -> None:
         self.published = self.waiting = self.session_sub = self.consumed = None  # type: ignore[assignment]
-        self.drops = self.control = None  # type: ignore[assignment]
+        self.drops = self.control = self.calls = self.lat = None  # type: ignore[assignment]
         self._a = None  # type: ignore[assignment]
+        self._q.release()
         with contextlib.suppress(BufferError):
             self._mm.close()
 
     def unlink(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise board_error("removing the session's board", exc) from exc
 
     @staticmethod
     def owner_pid(path: str) -> int | None:
@@ -242,13 +292,16 @@ class Outlet:
 
         # PowerOfTwo grows the data segment for bigger frames; max_frame bounds it (checked
         # in send, since iceoryx2 has no upper limit of its own).
-        self._pub = (
-            svc.publisher_builder()
-            .initial_max_slice_len(4096)
-            .allocation_strategy(iox.AllocationStrategy.PowerOfTwo)
-            .max_loaned_samples(2)
-            .create()
-        )
+        try:
+            self._pub = (
+                svc.publisher_builder()
+                .initial_max_slice_len(4096)
+                .allocation_strategy(iox.AllocationStrategy.PowerOfTwo)
+                .max_loaned_samples(2)
+                .create()
+            )
+        except Exception as exc:
+            raise iox_error(f"{label}: creating a publisher", exc) from exc
         self.producer = producer
         self.board = board
         self.consumers = list(consumers)
@@ -286,7 +339,7 @@ class Outlet:
         try:
             sample = self._pub.loan_slice_uninit(max(n, 1))
         except Exception as exc:
-            raise ExecutorError(f"{self.label}: cannot loan {n} bytes: {exc}") from exc
+            raise iox_error(f"{self.label}: loaning {n:,} bytes", exc) from exc
         dst = (ctypes.c_uint8 * n).from_address(sample.payload_ptr)
         if raw:
             ctypes.memmove(dst, data, n)
@@ -306,7 +359,7 @@ class Outlet:
         try:
             sample.assume_init().send()
         except Exception as exc:
-            raise ExecutorError(f"{self.label}: send failed: {exc}") from exc
+            raise iox_error(f"{self.label}: sending a frame", exc) from exc
         self.sent += 1
         self.board.published[self.producer] = self.sent
         for fd in self.doorbells:
@@ -366,7 +419,10 @@ class Inlet:
         credit_fd: int,
         block: bool,
     ):
-        self._sub = svc.subscriber_builder().create()
+        try:
+            self._sub = svc.subscriber_builder().create()
+        except Exception as exc:
+            raise iox_error(f"subscribing to the output of producer {producer}", exc) from exc
         self.producer, self.consumer = producer, consumer
         self.board = board
         self.credit_fd = credit_fd
@@ -380,13 +436,14 @@ class Inlet:
         """The next frame (error records as raw bytes), or None; ``self.header`` is its trace.
 
         Arrays are read-only views into shared memory unless too many samples are
-        already held by live views, in which case the frame is copied and its sample
-        released at once: never more borrows than iceoryx2 allows, never a stale view.
+        already held by live views, in which case the frame is copied (read-only too)
+        and its sample released at once: never more borrows than iceoryx2 allows,
+        never a stale view, never a writable input.
         """
         try:
             sample = self._sub.receive()
         except Exception as exc:
-            raise ExecutorError(f"receive failed: {exc}") from exc
+            raise iox_error(f"receiving from producer {self.producer}", exc) from exc
         if sample is None:
             return None
         h = self.header
@@ -399,16 +456,20 @@ class Inlet:
         live = self._live
         if len(live) >= self._borrow_limit:
             live[:] = [r for r in live if r() is not None]
-        copy = len(live) >= self._borrow_limit
-        if not copy:
+        if len(live) >= self._borrow_limit:
+            # too many samples held by live views: copy this frame (into immutable bytes, so
+            # its arrays are read-only like every input) and release its sample at once
+            buf = bytes(buf)  # type: ignore[assignment]
+        else:
             buf._owner = sample  # type: ignore[attr-defined]  # the view keeps the sample alive
-        try:
-            data = decode(buf, copy=copy)
-        except WireError as exc:
-            raise ExecutorError(f"undecodable frame from producer {self.producer}: {exc}") from exc
-        if not copy:
             live.append(weakref.ref(buf))
-        return data
+        try:
+            return decode(buf)
+        except WireError as exc:
+            raise ExecutorError(
+                f"undecodable frame from producer {self.producer}: {exc}; this is a bug of the "
+                "shm executor, please report it"
+            ) from exc
 
     def _account(self, pub_seq: int) -> None:
         b, p, c = self.board, self.producer, self.consumer

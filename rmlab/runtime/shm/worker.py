@@ -28,10 +28,11 @@ from typing import Any
 
 from rmlab.data import EndOfInput
 from rmlab.errors import RmlabError
-from rmlab.nodes.base import outputs
+from rmlab.nodes.base import run_flush, run_process, run_update
 from rmlab.runtime.shm.channels import ALL_SOURCES, KIND_ERROR, drain
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -46,55 +47,79 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 class Worker:
+    """One node, its input and output channels, and the loop that runs it."""
+
     def __init__(self, spec: dict[str, Any], report: Any):
+        self.spec = spec
+        self.report = report
+        self.plan = plan = spec["plan"]
+        sess, fds = spec["session"], spec["fds"]
+        self.index: int = plan.index
+        self.node_id: str = plan.node_id
+        self.n: int = sess["n"]
+        self.stage = "import"  # what failed, for the start-failed report
+        self.board = self.iox = self.outlet = None
+        self.inlets: list[Any] = []
+        self.node: Any = None
+        self._set_up = False
+        try:
+            self._open(sess, fds)
+        except BaseException:
+            self.close()  # tear down what was set up, then report the failure
+            raise
+        self.ended: set[int] = set()
+        self.errors = 0
+        self.calls = int(self.board.calls[self.index])  # a restart continues the count
+        self._pending = b""
+        self._ctl_seen = int(self.board.control[self.index])  # a restart starts up to date
+
+    def _open(self, sess: dict[str, Any], fds: dict[str, Any]) -> None:
         import cloudpickle
 
         from rmlab.runtime.shm.channels import Board, Inlet, Outlet, iox_node, service
 
-        self.spec = spec
-        self.report = report
-        self.index: int = spec["index"]
-        self.node_id: str = spec["node_id"]
-        self.n: int = spec["n"]
-        cls = cloudpickle.loads(spec["cls"])
-        self.node = cls(**spec["params"])
+        cls = cloudpickle.loads(self.spec["cls"])
+        self.stage = "node creation"
+        self.node = cls(**self.spec["params"])
         self.node.node_id = self.node_id
         self.accepts = tuple(self.node.accepts)
+        self.stage = "setup()"
         self.node.setup()
-        self.board = Board(spec["board"], self.n, create=False)
-        self.iox = iox_node(f"rmlab-{spec['sid']}-{self.index}")
-        names = spec["names"]
-        kw = {"buffer": spec["buffer"], "borrowed": spec["borrowed"], "create": False}
-        out_svc = service(self.iox, names[self.index], max_subscribers=spec["max_subs"], **kw)
+        self._set_up = True
+        self.stage = "the session's board"
+        self.board = Board(sess["board"], self.n, create=False)
+        self.stage = "iceoryx2"
+        self.iox = iox_node(f"rmlab-{sess['sid']}-{self.index}")
+        names = sess["names"]
+        kw = {"buffer": sess["buffer"], "borrowed": sess["borrowed"], "create": False}
+        out_svc = service(self.iox, names[self.index], max_subscribers=sess["max_subs"], **kw)
         self.outlet = Outlet(
             out_svc,
             self.index,
             board=self.board,
-            consumers=spec["successors"],
-            doorbells=spec["succ_doorbells"],
-            session_fd=spec["session_doorbell"],
-            credit_fd=spec["doorbell"],
-            block=spec["block"],
-            buffer=spec["buffer"],
-            max_frame=spec["max_frame"],
+            consumers=self.plan.successors,
+            doorbells=fds["successors"],
+            session_fd=fds["session"],
+            credit_fd=fds["doorbell"],
+            block=sess["block"],
+            buffer=sess["buffer"],
+            max_frame=sess["max_frame"],
             label=f"node {self.node_id!r}",
         )
-        self.inlets = []
-        for p, credit_fd in zip(spec["inputs"], spec["input_credit_fds"], strict=True):
-            svc = service(self.iox, names[p], max_subscribers=spec["max_subs"], **kw)
+        order = sess["order"]
+        for p, credit_fd in zip(self.plan.inputs, fds["input_credit"], strict=True):
+            svc = service(self.iox, names[p], max_subscribers=sess["max_subs"], **kw)
             inlet = Inlet(
-                svc, p, self.index, board=self.board, borrowed=spec["borrowed"],
-                credit_fd=credit_fd, block=spec["block"],
+                svc, p, self.index, board=self.board, borrowed=sess["borrowed"],
+                credit_fd=credit_fd, block=sess["block"],
             )  # fmt: skip
             inlet.start_at(int(self.board.published[p]))
+            inlet.source = order[p] if p < self.n else None  # what the node's source= says
             self.inlets.append(inlet)
-        self.ended: set[int] = set()
-        self.errors = 0
-        self._pending = b""
-        self._ctl_seen = int(self.board.control[self.index])  # a restart starts up to date
+        self.stage = "running"
 
     def run(self) -> None:
-        bell = self.spec["doorbell"]
+        bell = self.spec["fds"]["doorbell"]
         poller = select.poll()
         poller.register(bell, select.POLLIN)
         poller.register(0, select.POLLIN | select.POLLHUP)
@@ -128,7 +153,7 @@ class Worker:
     def _control(self, msg: dict[str, Any]) -> None:
         if msg.get("op") == "set_params":
             try:
-                self.node.update(**msg["params"])
+                run_update(self.node, msg["params"])
             except Exception as exc:
                 self._error(f"{type(exc).__name__} in update(): {exc}", traceback.format_exc())
 
@@ -167,11 +192,13 @@ class Worker:
             return
         t0 = time.monotonic_ns()
         try:
-            outs = outputs(self.node.process(data))
+            outs = run_process(self.node, data, inlet.source)
         except Exception as exc:
             self._error(f"{type(exc).__name__} in process(): {exc}", traceback.format_exc())
             return
         t1 = time.monotonic_ns()
+        self.calls += 1
+        self.board.record_call(self.index, self.calls, t0, t1)  # before any output leaves
         hop = (self.index, t0, t1)
         for out in outs:
             self._send(out, src=h, hop=hop)
@@ -179,7 +206,7 @@ class Worker:
     def _flush(self, eoi_header: Any) -> None:
         t0 = time.monotonic_ns()
         try:
-            outs = outputs(self.node.flush())
+            outs = run_flush(self.node)
         except Exception as exc:
             self._error(f"{type(exc).__name__} in flush(): {exc}", traceback.format_exc())
             outs = []
@@ -203,14 +230,39 @@ class Worker:
         )
 
     def close(self) -> None:
+        """Release channels, board and node (whatever of them was set up)."""
         for inlet in self.inlets:
             inlet.close()
-        self.outlet.close()
-        self.board.close()
+        if self.outlet is not None:
+            self.outlet.close()
+        if self.board is not None:
+            self.board.close()
         try:
-            self.node.teardown()
+            if self._set_up:
+                self.node.teardown()
         finally:
-            self.iox.delete() if hasattr(self.iox, "delete") else None
+            self.iox = None  # the iceoryx2 node's resources go with its last reference
+
+
+def _stage_of(exc: BaseException) -> str:
+    """Which part of starting failed: the traceback's innermost Worker frame knows."""
+    tb = exc.__traceback__
+    stage = "import"
+    while tb is not None:
+        w = tb.tb_frame.f_locals.get("self")
+        if isinstance(w, Worker):
+            stage = w.stage
+        tb = tb.tb_next
+    return stage if stage != "import" else "import (unpickling the node class)"
+
+
+def _set_title(title: str) -> None:
+    """Name this process for ``top`` (``comm``, 15 characters); ``ps`` shows the argv too."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(title.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the command line still says it
+        pass
 
 
 def _read_spec() -> dict[str, Any]:
@@ -244,13 +296,16 @@ def main() -> int:
         proto.write(json.dumps(msg) + "\n")
 
     sys.path[:] = spec["sys_path"]
+    _set_title(f"rmlab:{spec['plan'].node_id}")
+    worker: Worker | None = None
     try:
         worker = Worker(spec, report)
     except Exception as exc:
+        stage = _stage_of(exc)
         report(
             {
-                "event": "setup-failed",
-                "message": f"{type(exc).__name__} in setup(): {exc}",
+                "event": "start-failed",
+                "message": f"{type(exc).__name__} in {stage}: {exc}",
                 "traceback": traceback.format_exc(),
             }
         )

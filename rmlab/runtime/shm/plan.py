@@ -1,0 +1,135 @@
+"""The wiring of a shared-memory session, as data: no processes, no shared memory.
+
+``Plan.of(graph, session_id, queue_size)`` decides everything the session and
+its workers must agree on: each node's index, the service names, channel sizes,
+which doorbell each process sleeps on and which ones it rings, and each worker's
+inputs and successors. The executor then creates exactly what the plan says, and
+each worker receives its ``WorkerPlan``. Being plain data, the wiring is tested
+without starting anything (``tests/unit/test_shm_plan.py``).
+
+Doorbells are numbered here and become pipes at run time: bell ``i < n`` wakes
+worker ``i``; ``SESSION`` wakes the session (sinks, taps and the supervisor ring
+it); ``CREDIT`` wakes a session waiting to push in "block" mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rmlab.runtime.graph import Graph
+
+__all__ = ["Plan", "WorkerPlan"]
+
+BORROWED = 8
+"""Samples one subscriber may hold at once (zero-copy views alive in a node or the caller)."""
+CHUNK_ESTIMATE = 8 * 1024
+"""Initial sample size (4 KiB slice + header) before channels grow for bigger frames."""
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What one worker process needs to know about its place in the graph."""
+
+    node_id: str
+    index: int
+    inputs: tuple[int, ...]
+    """Producer indices this node subscribes to (``n`` is the session's input)."""
+    input_names: tuple[str | None, ...]
+    """For each input, the predecessor's node id (None: pushed by the session)."""
+    input_credit_bells: tuple[int, ...]
+    """For each input, the bell its producer waits on for credit ("block" mode)."""
+    successors: tuple[int, ...]
+    doorbell: int
+    """The bell this worker sleeps on."""
+    successor_bells: tuple[int, ...]
+    restart: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Indices, services, sizes, doorbells and worker wiring of one session."""
+
+    session_id: str
+    order: tuple[str, ...]
+    """Node ids by index (topological order)."""
+    services: tuple[str, ...]
+    """Service name of each node's output, then the session's input (index ``n``)."""
+    buffer: int
+    """Frames each subscriber's buffer holds: the session's ``queue_size``."""
+    borrowed: int
+    max_subscribers: int
+    sources: tuple[int, ...]
+    sinks: tuple[int, ...]
+    workers: tuple[WorkerPlan, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.order)
+
+    @property
+    def SESSION(self) -> int:  # a constant of this plan
+        return self.n
+
+    @property
+    def CREDIT(self) -> int:
+        return self.n + 1
+
+    @property
+    def bells(self) -> int:
+        """How many doorbells (pipes) the session creates."""
+        return self.n + 2
+
+    @property
+    def board_path(self) -> str:
+        return f"/dev/shm/rmlab-board-{self.session_id}"
+
+    def index(self, node_id: str) -> int:
+        return self.order.index(node_id)
+
+    def shm_estimate(self) -> int:
+        """Bytes of shared memory the channels reserve before any grows (for a space check)."""
+        slots = self.max_subscribers * (self.buffer + self.borrowed) + 2
+        return len(self.services) * slots * CHUNK_ESTIMATE
+
+    @classmethod
+    def of(cls, graph: Graph, session_id: str, queue_size: int) -> Plan:
+        order = graph.order
+        n = len(order)
+        idx = {nid: i for i, nid in enumerate(order)}
+        sources = tuple(idx[s] for s in graph.sources)
+        # every successor and the session (sinks, taps: any node may be tapped) subscribe
+        # to a node's output; sources subscribe to the session's input. A zero here is a
+        # fatal panic inside iceoryx2, hence the 1.
+        max_subs = max([1, len(sources), *(len(graph.successors[i]) + 1 for i in order)])
+        workers = []
+        for nid in order:
+            i = idx[nid]
+            preds = tuple(idx[p] for p in graph.predecessors[nid]) or (n,)
+            succ = tuple(idx[s] for s in graph.successors[nid])
+            workers.append(
+                WorkerPlan(
+                    node_id=nid,
+                    index=i,
+                    inputs=preds,
+                    input_names=tuple(order[p] if p < n else None for p in preds),
+                    # a producer waits for credit on its own doorbell; the session on CREDIT
+                    input_credit_bells=tuple(p if p < n else n + 1 for p in preds),
+                    successors=succ,
+                    doorbell=i,
+                    successor_bells=succ,
+                    restart=dict(graph.manifest.node(nid).restart or {}),
+                )
+            )
+        return cls(
+            session_id=session_id,
+            order=order,
+            services=(*(f"rmlab/{session_id}/out/{i}" for i in range(n)),
+                      f"rmlab/{session_id}/in"),
+            buffer=queue_size,
+            borrowed=BORROWED,
+            max_subscribers=max_subs,
+            sources=sources,
+            sinks=tuple(idx[s] for s in graph.sinks),
+            workers=tuple(workers),
+        )  # fmt: skip
