@@ -6,7 +6,9 @@ the results back, with every node in its own process over iceoryx2 shared memory
 The public surface is exactly ``__all__`` (a test keeps it honest). Public
 submodules: ``rmlab.wire`` (the frame codec), ``rmlab.nodes`` (the node SDK and
 library), ``rmlab.audio`` (sources and sinks), ``rmlab.lab`` (notebook widgets) and
-``rmlab.testing`` (``run_node``); everything else is internal.
+``rmlab.testing`` (``run_node``); everything else is internal. ``Stats``,
+``LatencyStats``, ``Trace`` and ``Hop`` are exported because public calls return
+them (``Session.stats()``, ``Output.trace``).
 """
 
 from rmlab.data import (
@@ -44,6 +46,7 @@ from rmlab.runtime import (
     execute_pipeline_with_input,
     open_session,
 )
+from rmlab.runtime.trace import Hop, LatencyStats, Stats, Trace
 
 __version__ = "0.1.0"
 
@@ -56,7 +59,9 @@ __all__ = [
     "EndOfInput",
     "ExecutorError",
     "File",
+    "Hop",
     "Json",
+    "LatencyStats",
     "Manifest",
     "ManifestError",
     "Node",
@@ -71,8 +76,10 @@ __all__ = [
     "Session",
     "SessionClosed",
     "SessionError",
+    "Stats",
     "Text",
     "Timeout",
+    "Trace",
     "Video",
     "WireError",
     "__version__",

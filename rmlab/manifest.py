@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rmlab._graph import find_cycle, reaches, topo_order
 from rmlab.data import RuntimeData
 from rmlab.errors import ManifestError
 from rmlab.nodes import ALL_VARIANTS, Node, lookup
@@ -170,7 +171,7 @@ class Manifest:
         ]
         if any((c.source, c.target) == (source, target) for c in self.connections):
             problems.append((path, f"{source!r} is already connected to {target!r}"))
-        if not problems and _reaches(self._successors(), target, source):
+        if not problems and reaches(self._successors(), target, source):
             problems.append((path, f"connecting {source!r} -> {target!r} would make a cycle"))
         if problems:
             raise ManifestError(problems)
@@ -269,7 +270,7 @@ class Manifest:
             if (c.source, c.target) in pairs:
                 problems.append((f"connections[{i}]", f"duplicate of {c.source!r} -> {c.target!r}"))
             pairs.add((c.source, c.target))
-        cycle = _find_cycle(self._successors())
+        cycle = find_cycle(self._successors())
         if cycle:
             problems.append(("connections", "cycle " + " -> ".join(cycle)))
         elif not problems:
@@ -527,61 +528,6 @@ def _class_or_none(node_type: str) -> type[Node] | None:
 
 def _known(ids: set[str]) -> str:
     return f" (nodes: {', '.join(sorted(ids))})" if ids else " (the manifest has no nodes)"
-
-
-def _reaches(succ: Mapping[str, list[str]], start: str, goal: str) -> bool:
-    stack, seen = [start], set()
-    while stack:
-        n = stack.pop()
-        if n == goal:
-            return True
-        if n not in seen:
-            seen.add(n)
-            stack.extend(succ.get(n, ()))
-    return False
-
-
-def _find_cycle(succ: Mapping[str, list[str]]) -> list[str] | None:
-    """One cycle as a list of ids (first id repeated at the end), or None."""
-    color: dict[str, int] = {}
-    for root in succ:
-        if root in color:
-            continue
-        stack: list[tuple[str, Iterator[str]]] = [(root, iter(succ[root]))]
-        path = [root]
-        color[root] = 1
-        while stack:
-            nid, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                color[nid] = 2
-                stack.pop()
-                path.pop()
-            elif color.get(nxt) == 1:
-                return [*path[path.index(nxt) :], nxt]
-            elif nxt not in color:
-                color[nxt] = 1
-                stack.append((nxt, iter(succ.get(nxt, ()))))
-                path.append(nxt)
-    return None
-
-
-def topo_order(succ: Mapping[str, list[str]]) -> list[str]:
-    """Node ids in topological order (Kahn; ties keep manifest order); cycles excluded."""
-    indeg = {n: 0 for n in succ}
-    for targets in succ.values():
-        for t in targets:
-            indeg[t] += 1
-    ready = [n for n, d in indeg.items() if d == 0]
-    order = []
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for t in succ[n]:
-            indeg[t] -= 1
-            if indeg[t] == 0:
-                ready.append(t)
-    return order
 
 
 def _kwargs(params: Mapping[str, Any]) -> str:

@@ -58,6 +58,8 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -139,9 +141,9 @@ _CACHE_MAX = 256
 _NP_ENC: dict[tuple[Any, ...], tuple[bytes, np.dtype, tuple[int, ...], tuple[int, ...], int]] = {}
 _NP_DEC: dict[bytes, tuple[tuple[int, ...], np.dtype, tuple[int, ...], int]] = {}
 
-# (tag, meta bytes, bulk, bulk bytes, array destination (dtype, shape, strides) or None)
+# (meta bytes, bulk, bulk bytes, array destination (dtype, shape, strides) or None)
 _Plan: TypeAlias = tuple[
-    int, bytes, Any, int, "tuple[np.dtype, tuple[int, ...], tuple[int, ...]] | None"
+    bytes, Any, int, "tuple[np.dtype, tuple[int, ...], tuple[int, ...]] | None"
 ]
 
 
@@ -285,7 +287,7 @@ def _plan_numpy(d: Numpy) -> _Plan:
     if info is None:
         info = _numpy_layout(arr.shape, arr.dtype, layout)
     meta, wire, shape, strides, nbytes = info
-    return 6, meta, arr, nbytes, (wire, shape, strides)
+    return meta, arr, nbytes, (wire, shape, strides)
 
 
 def _plan_audio(d: Audio) -> _Plan:
@@ -298,7 +300,7 @@ def _plan_audio(d: Audio) -> _Plan:
     else:
         raise WireError(f"Audio.metadata: expected a dict or None, got {type(md).__name__}")
     meta = _AUDIO.pack(d.sample_rate, d.channels, len(mj)) + mj
-    return 1, meta, s, s.nbytes, (_F32, s.shape, _c_strides(s.shape, 4))
+    return meta, s, s.nbytes, (_F32, s.shape, _c_strides(s.shape, 4))
 
 
 def _plan_video(d: Video) -> _Plan:
@@ -306,30 +308,30 @@ def _plan_video(d: Video) -> _Plan:
     meta = _VIDEO.pack(
         d.width, d.height, d.format, d.codec, d.frame_number, 1 if d.is_keyframe else 0
     )
-    return 2, meta, p, p.nbytes, (_U8, p.shape, _c_strides(p.shape, 1))
+    return meta, p, p.nbytes, (_U8, p.shape, _c_strides(p.shape, 1))
 
 
 def _plan_text(d: Text) -> _Plan:
     body = _text_bytes(d.text, "Text.text")
     channel = d.channel
     if channel in ("tts", "") and not (body and body[0] == _TEXT_EXPLICIT):
-        return 3, b"", body, len(body), None
+        return b"", body, len(body), None
     ch = _text_bytes(channel, "Text.channel")
     if len(ch) > 255:
         raise WireError(f"Text.channel: {len(ch)} bytes of UTF-8, at most 255")
-    return 3, bytes((_TEXT_EXPLICIT, len(ch))) + ch, body, len(body), None
+    return bytes((_TEXT_EXPLICIT, len(ch))) + ch, body, len(body), None
 
 
 def _plan_control(d: Control) -> _Plan:
     if not isinstance(d.message, dict):
         raise WireError(f"Control.message: expected a dict, got {type(d.message).__name__}")
     body = _dumps(d.message, "Control.message")
-    return 5, b"", body, len(body), None
+    return b"", body, len(body), None
 
 
 def _plan_json(d: Json) -> _Plan:
     body = _dumps(d.value, "Json.value")
-    return 9, b"", body, len(body), None
+    return b"", body, len(body), None
 
 
 def _plan_binary(d: Binary) -> _Plan:
@@ -341,7 +343,7 @@ def _plan_binary(d: Binary) -> _Plan:
         mv = mv.cast("B") if mv.c_contiguous else memoryview(mv.tobytes())
     elif not mv.c_contiguous:
         mv = memoryview(mv.tobytes())
-    return 10, b"", mv, mv.nbytes, None
+    return b"", mv, mv.nbytes, None
 
 
 def _plan_file(d: File) -> _Plan:
@@ -360,36 +362,17 @@ def _plan_file(d: File) -> _Plan:
     if len(sid) > 0xFFFF:
         raise WireError(f"File.stream_id: {len(sid)} bytes of UTF-8, at most 65535")
     parts += (_U16.pack(len(sid)), sid)
-    return 7, b"".join(parts), None, 0, None
+    return b"".join(parts), None, 0, None
 
 
 def _plan_end(d: EndOfInput) -> _Plan:
-    return 8, b"", None, 0, None
-
-
-_PLANNERS: dict[type, Any] = {
-    Audio: _plan_audio,
-    Video: _plan_video,
-    Text: _plan_text,
-    Control: _plan_control,
-    Numpy: _plan_numpy,
-    File: _plan_file,
-    EndOfInput: _plan_end,
-    Json: _plan_json,
-    Binary: _plan_binary,
-}
-
-# Integer fields and their widths, to turn a struct.error into a message naming the field.
-_INT_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {
-    Audio: (("sample_rate", 32), ("channels", 16)),
-    Video: (("width", 32), ("height", 32), ("format", 8), ("codec", 8), ("frame_number", 64)),
-    File: (("size", 64), ("offset", 64), ("length", 64)),
-}
+    return b"", None, 0, None
 
 
 def _explain(data: RuntimeData, exc: Exception) -> WireError:
     name = type(data).__name__
-    fields = (("timestamp_us", 64), *_INT_FIELDS.get(type(data), ()))
+    variant = _BY_CLASS.get(type(data))
+    fields = (("timestamp_us", 64), *(variant.int_fields if variant else ()))
     for field, bits in fields:
         v = getattr(data, field, None)
         if v is None and field in ("size", "offset", "length"):
@@ -403,15 +386,16 @@ def _explain(data: RuntimeData, exc: Exception) -> WireError:
     return WireError(f"{name}: cannot encode ({type(exc).__name__}: {exc})")
 
 
-def _plan(data: RuntimeData) -> tuple[_Plan, bytes]:
-    planner = _PLANNERS.get(type(data))
-    if planner is None:
-        planner = next((p for t, p in _PLANNERS.items() if isinstance(data, t)), None)
-        if planner is None:
+def _plan(data: RuntimeData) -> tuple[int, _Plan, bytes]:
+    encoder = _ENCODERS.get(type(data))
+    if encoder is None:
+        encoder = next((e for t, e in _ENCODERS.items() if isinstance(data, t)), None)
+        if encoder is None:
             raise WireError(
                 f"cannot encode {type(data).__name__}; pass a RuntimeData variant "
                 "(rmlab.as_data turns arrays, str, bytes and dicts into one)"
             )
+    tag, planner = encoder
     try:
         plan = planner(data)
     except (struct.error, TypeError, ValueError, AttributeError, OverflowError) as exc:
@@ -419,19 +403,19 @@ def _plan(data: RuntimeData) -> tuple[_Plan, bytes]:
     sid = _text_bytes(data.session_id, "session_id")
     if len(sid) > 0xFFFF:
         raise WireError(f"session_id: {len(sid)} bytes of UTF-8, at most 65535")
-    payload = len(plan[1]) + plan[3]
+    payload = len(plan[0]) + plan[2]
     if payload > _MAX_U32:
         raise WireError(
             f"{type(data).__name__}: payload of {payload} bytes exceeds the 4 GiB - 1 "
             "a frame can carry (payload_len is u32); split the data"
         )
-    return plan, sid
+    return tag, plan, sid
 
 
 def encoded_size(data: RuntimeData) -> int:
     """Bytes ``encode_into(data, buf)`` will write: the size to loan from iceoryx2."""
-    plan, sid = _plan(data)
-    return _HEADER + len(sid) + len(plan[1]) + plan[3]
+    _, plan, sid = _plan(data)
+    return _HEADER + len(sid) + len(plan[0]) + plan[2]
 
 
 def _writable(buf: Any) -> memoryview:
@@ -459,20 +443,20 @@ def encode_into(data: RuntimeData, buf: Any) -> int:
     memoryview) of at least ``encoded_size(data)`` bytes. Array data is copied once,
     directly from the source array.
     """
-    plan, sid = _plan(data)
-    return _write(data, plan, sid, _writable(buf))
+    tag, plan, sid = _plan(data)
+    return _write(data, tag, plan, sid, _writable(buf))
 
 
 def encode(data: RuntimeData) -> bytes:
     """The frame as a new ``bytes`` object (convenience; use ``encode_into`` on hot paths)."""
-    plan, sid = _plan(data)
-    buf = bytearray(_HEADER + len(sid) + len(plan[1]) + plan[3])
-    _write(data, plan, sid, memoryview(buf))
+    tag, plan, sid = _plan(data)
+    buf = bytearray(_HEADER + len(sid) + len(plan[0]) + plan[2])
+    _write(data, tag, plan, sid, memoryview(buf))
     return bytes(buf)
 
 
-def _write(data: RuntimeData, plan: _Plan, sid: bytes, mv: memoryview) -> int:
-    tag, meta, bulk, nbulk, dst = plan
+def _write(data: RuntimeData, tag: int, plan: _Plan, sid: bytes, mv: memoryview) -> int:
+    meta, bulk, nbulk, dst = plan
     s = len(sid)
     size = _HEADER + s + len(meta) + nbulk
     if mv.nbytes < size:
@@ -705,19 +689,71 @@ def _dec_numpy(mv: memoryview, p: int, end: int, ts: int, sid: str, copy: bool) 
     return Numpy(arr, timestamp_us=ts, session_id=sid)
 
 
-_DECODERS: dict[int, Any] = {
-    1: _dec_audio,
-    2: _dec_video,
-    3: _dec_text,
-    5: _dec_control,
-    6: _dec_numpy,
-    7: _dec_file,
-    8: _dec_end,
-    9: _dec_json,
-    10: _dec_binary,
+# --------------------------------------------------------------------------- the tag table
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """Everything the codec knows about one ``RuntimeData`` variant, in one row."""
+
+    cls: type[RuntimeData]
+    tag: int
+    """The frame's first byte, numbered as upstream numbers it (no rmlab variant has 4)."""
+    plan: Callable[[Any], _Plan]
+    """``data -> (meta, bulk, bulk bytes, array destination)``: what ``_write`` copies."""
+    decode: Callable[[memoryview, int, int, int, str, bool], RuntimeData]
+    """``(buf, payload start, payload end, timestamp_us, session_id, copy) -> data``."""
+    int_fields: tuple[tuple[str, int], ...] = ()
+    """Integer fields and their widths in bits, to name the field a struct.error was about."""
+
+    @property
+    def name(self) -> str:
+        return self.cls.__name__
+
+
+# The one table of tags: encoding, decoding and every message about tags derive from it.
+_VARIANTS = (
+    _Variant(Audio, 1, _plan_audio, _dec_audio, (("sample_rate", 32), ("channels", 16))),
+    _Variant(
+        Video,
+        2,
+        _plan_video,
+        _dec_video,
+        (("width", 32), ("height", 32), ("format", 8), ("codec", 8), ("frame_number", 64)),
+    ),
+    _Variant(Text, 3, _plan_text, _dec_text),
+    _Variant(Control, 5, _plan_control, _dec_control),
+    _Variant(Numpy, 6, _plan_numpy, _dec_numpy),
+    _Variant(File, 7, _plan_file, _dec_file, (("size", 64), ("offset", 64), ("length", 64))),
+    _Variant(EndOfInput, 8, _plan_end, _dec_end),
+    _Variant(Json, 9, _plan_json, _dec_json),
+    _Variant(Binary, 10, _plan_binary, _dec_binary),
+)
+
+# Flat lookups derived from the table: the hot paths do one dict.get and no attribute
+# access per frame.
+_BY_CLASS: dict[type, _Variant] = {v.cls: v for v in _VARIANTS}
+_BY_TAG: dict[int, _Variant] = {v.tag: v for v in _VARIANTS}
+_ENCODERS: dict[type, tuple[int, Callable[[Any], _Plan]]] = {
+    v.cls: (v.tag, v.plan) for v in _VARIANTS
 }
-_NAMES = {1: "Audio", 2: "Video", 3: "Text", 5: "Control", 6: "Numpy", 7: "File"}
-_NAMES.update({8: "EndOfInput", 9: "Json", 10: "Binary"})
+_DECODERS: dict[int, Callable[[memoryview, int, int, int, str, bool], RuntimeData]] = {
+    v.tag: v.decode for v in _VARIANTS
+}
+
+
+def _tag_ranges(tags: list[int]) -> str:
+    """``[1, 2, 3, 5, 6]`` -> ``"1-3, 5-6"``: the known tags, for the unknown-tag message."""
+    runs: list[list[int]] = []
+    for t in sorted(tags):
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+_KNOWN_TAGS = _tag_ranges(list(_BY_TAG))
 
 
 def decode(buf: Any, *, copy: bool = False) -> RuntimeData:
@@ -747,7 +783,7 @@ def decode(buf: Any, *, copy: bool = False) -> RuntimeData:
     tag, slen = _HEAD.unpack_from(mv, 0)
     dec = _DECODERS.get(tag)
     if dec is None:
-        raise WireError(f"tag: unknown frame tag {tag} (known: 1-3, 5-10)")
+        raise WireError(f"tag: unknown frame tag {tag} (known: {_KNOWN_TAGS})")
     p = 3 + slen
     if p + 12 > end:
         raise WireError(f"session_len: {slen} bytes of session_id run past the {end}-byte frame")
@@ -770,4 +806,6 @@ def decode(buf: Any, *, copy: bool = False) -> RuntimeData:
     except Exception as exc:
         # Backstop for the contract "only WireError leaves decode"; the checks above
         # are meant to name the field before anything here can fire.
-        raise WireError(f"{_NAMES[tag]}: malformed payload ({type(exc).__name__}: {exc})") from exc
+        raise WireError(
+            f"{_BY_TAG[tag].name}: malformed payload ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -20,8 +20,9 @@ binary anywidget messages), ``bokehmodel`` (the same figures and the same batchi
 through ``jupyter_bokeh.BokehModel``, Bokeh's document protocol: the baseline) and
 ``none``. Targets: >= 20 updates/s, <= 100 ms median latency, <= 10% of a core.
 
-It needs a source checkout with the test extra and Debian's ``chromium``: the
-JupyterLab server, browser and notebook driver are ``tests/browser``'s own.
+It needs the test extra (``pip install -e '.[test]'``: JupyterLab, Playwright,
+nbformat) and Debian's ``chromium``. The JupyterLab server, browser and notebook
+driver are ``rmlab.bench._browser``, which the browser tests use too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
+import importlib.util
 import json
 import sys
 import tempfile
@@ -38,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rmlab.bench import _browser
 
 __all__ = ["main", "make", "snapshot"]
 
@@ -194,42 +198,25 @@ def _model_console(*args: Any, **kwargs: Any) -> Any:
 # -- the driver ---------------------------------------------------------------------------
 
 
-class _Tmp:
-    """What the fixtures want of pytest's ``tmp_path_factory``."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def mktemp(self, name: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.base))
-
-
 @contextlib.contextmanager
 def _lab() -> Iterator[Any]:
-    """tests/browser's JupyterLab server, Chromium and notebook driver, outside pytest."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "tests" / "browser" / "conftest.py").is_file():
-        raise SystemExit("rmlab bench plots needs a source checkout (it uses tests/browser)")
-    sys.path.insert(0, str(root))
-    from tests.browser import conftest
-
-    if reason := conftest._missing_browser():
+    """A private JupyterLab, Chromium and notebook driver (the browser tests' own)."""
+    if reason := _browser.missing_browser():
         raise SystemExit(f"rmlab bench plots: {reason}")
+    for module in ("jupyterlab", "nbformat"):
+        if importlib.util.find_spec(module) is None:
+            raise SystemExit(
+                f"rmlab bench plots: {module} is not installed (pip install -e '.[test]')"
+            )
     with (
         tempfile.TemporaryDirectory(prefix="rmlab-bench-plots-") as tmp,
         contextlib.ExitStack() as st,
     ):
-        factory = _Tmp(tmp)
-
-        def enter(fixture: Any, *args: Any) -> Any:
-            gen = fixture.__wrapped__(*args)  # the fixture's own function, generator and all
-            value = next(gen)
-            st.callback(gen.close)  # runs its clean-up (kill the server, close the browser)
-            return value
-
-        server = enter(conftest.jupyter_server, factory)
-        browser = enter(conftest.browser, conftest.fake_mic.__wrapped__(factory))
-        lab = conftest.Lab(browser, server)
+        # exits in reverse: kernels shut down, then the browser closes, then the server
+        server = st.enter_context(_browser.jupyter_lab_server(Path(tmp) / "jupyter"))
+        mic = _browser.write_fake_mic(Path(tmp) / "audio")
+        browser = st.enter_context(_browser.chromium(mic))
+        lab = _browser.Lab(browser, server)
         st.callback(lab.close)
         yield lab
 

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from rmlab._graph import cycle_edges, depths
 from rmlab.errors import ManifestError
-from rmlab.manifest import Manifest, _reaches
+from rmlab.manifest import Manifest
 from rmlab.nodes import Node, available, lookup
 
 __all__ = [
@@ -141,26 +142,6 @@ def place(boxes: Iterable[tuple[float, float]], column: int | None = None) -> tu
     return _MARGIN, _MARGIN + 1000 * _GRID_Y  # 1000 full rows: stack below, never fail
 
 
-def _depths(manifest: Manifest) -> dict[str, int]:
-    """Longest-path depth of each node from the sources (nodes on a cycle: 0)."""
-    ids = [n.id for n in manifest.nodes]
-    preds: dict[str, list[str]] = {i: [] for i in ids}
-    for c in manifest.connections:
-        if c.source in preds and c.target in preds:
-            preds[c.target].append(c.source)
-    depth: dict[str, int] = {}
-
-    def visit(nid: str, trail: frozenset[str]) -> int:
-        if nid not in depth:
-            above = [visit(p, trail | {nid}) for p in preds[nid] if p not in trail]
-            depth[nid] = 1 + max(above) if above else 0
-        return depth[nid]
-
-    for nid in ids:
-        visit(nid, frozenset())
-    return depth
-
-
 def layout(manifest: Manifest) -> dict[str, tuple[float, float]]:
     """Where each node is drawn: its saved ``position``, else a free slot in its depth column.
 
@@ -172,10 +153,10 @@ def layout(manifest: Manifest) -> dict[str, tuple[float, float]]:
         pos = n.position
         if isinstance(pos, dict) and all(_number(pos.get(k)) for k in ("x", "y")):
             shown[n.id] = (pos["x"], pos["y"])
-    depths = _depths(manifest)
+    column = depths(manifest._successors())
     for n in manifest.nodes:
         if n.id not in shown:
-            shown[n.id] = place(shown.values(), column=depths.get(n.id, 0))
+            shown[n.id] = place(shown.values(), column=column.get(n.id, 0))
     return shown
 
 
@@ -191,8 +172,8 @@ _EDGE_PATH = re.compile(r"connections\[(\d+)\]")
 
 def _cycle_edges(manifest: Manifest) -> set[int]:
     """Indices of connections that lie on a cycle (``u -> v`` where ``v`` reaches ``u``)."""
-    succ = manifest._successors()  # the graph Manifest itself checks for cycles
-    return {i for i, c in enumerate(manifest.connections) if _reaches(succ, c.target, c.source)}
+    on_cycle = cycle_edges(manifest._successors())  # the graph Manifest itself checks
+    return {i for i, c in enumerate(manifest.connections) if (c.source, c.target) in on_cycle}
 
 
 def locate(manifest: Manifest, path: str, message: str) -> tuple[str | None, list[int]]:

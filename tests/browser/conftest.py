@@ -1,5 +1,8 @@
 """Fixtures for tests that drive a real JupyterLab in headless Chromium.
 
+The harness itself is ``rmlab.bench._browser`` (``rmlab bench plots`` drives the same
+lab); these fixtures give it pytest's scopes, temporary directories and skips.
+
 - ``jupyter_server`` (package): a private JupyterLab server (own config, data and
   runtime dirs, a token, a free port, no news toast, no autosave, a read-only
   extension manager) serving a temporary root directory.
@@ -17,189 +20,38 @@ Tests are skipped only when Chromium or Playwright is missing; CI installs both.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # a microphone that plays a file, and permission prompts answered "allow"
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+from rmlab.bench._browser import (
+    FakeMic,
+    JupyterServer,
+    Lab,
+    Notebook,
+    chromium,
+    jupyter_lab_server,
+    missing_browser,
+    write_fake_mic,
+)
 
-
-def _missing_browser() -> str | None:
-    """Why browser tests cannot run here, or None if they can."""
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    return None
-
-
-# -- the JupyterLab server --------------------------------------------------------------
-
-
-@dataclass
-class JupyterServer:
-    """A running JupyterLab: its base URL, token and root directory."""
-
-    url: str
-    token: str
-    root: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def api(self, method: str, path: str) -> Any:
-        """Call the REST API (``api("GET", "/api/kernels")``); returns decoded JSON or None."""
-        req = urllib.request.Request(f"{self.url}{path}?token={self.token}", method=method)
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = resp.read()
-        return json.loads(body) if body else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _private_jupyter_env(home: Path) -> dict[str, str]:
-    """Environment for a server that reads and writes nothing outside ``home``."""
-    dirs = {
-        "JUPYTER_CONFIG_DIR": home / "config",
-        "JUPYTER_DATA_DIR": home / "data",
-        "JUPYTER_RUNTIME_DIR": home / "runtime",
-        "JUPYTERLAB_SETTINGS_DIR": home / "config" / "lab" / "user-settings",
-        "JUPYTERLAB_WORKSPACES_DIR": home / "config" / "lab" / "workspaces",
-        "IPYTHONDIR": home / "ipython",
-    }
-    for d in dirs.values():
-        d.mkdir(parents=True, exist_ok=True)
-    # no "Jupyter news?" toast over the page
-    labconfig = dirs["JUPYTER_CONFIG_DIR"] / "labconfig"
-    labconfig.mkdir()
-    (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    )
-    # no autosave: Lab would write widget outputs back into the notebook under test
-    docmanager = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "docmanager-extension"
-    docmanager.mkdir(parents=True)
-    (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-    return {**os.environ, **{k: str(v) for k, v in dirs.items()}, "PYTHONUNBUFFERED": "1"}
+# The browser tests import these types from here (``from tests.browser.conftest import Lab``).
+__all__ = ["FakeMic", "JupyterServer", "Lab", "Notebook"]
 
 
 @pytest.fixture(scope="package")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """A JupyterLab server for the whole test session, killed at the end."""
-    if reason := _missing_browser():
+    if reason := missing_browser():
         pytest.skip(reason)
-    home = tmp_path_factory.mktemp("jupyter")
-    root = home / "root"
-    root.mkdir()
-    port, token = _free_port(), secrets.token_hex(16)
-    log = home / "server.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--allow-root",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.extension_manager=readonly",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, env=_private_jupyter_env(home), stdout=out, stderr=subprocess.STDOUT, cwd=root
-        )
-    server = JupyterServer(f"http://127.0.0.1:{port}", token, root, proc, log)
-    try:
-        _wait_for_status(server, timeout=60)
+    with jupyter_lab_server(tmp_path_factory.mktemp("jupyter")) as server:
         yield server
-    finally:
-        _stop(proc)
-
-
-def _wait_for_status(server: JupyterServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited early:\n{server.log_tail()}")
-        try:
-            server.api("GET", "/api/status")
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{server.log_tail()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-# -- the browser ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeMic:
-    """The WAV Chromium plays as its microphone (looped)."""
-
-    path: Path
-    frequency: float = 440.0
-    amplitude: float = 0.5
-    sample_rate: int = 48000
-    seconds: float = 10.0  # a whole number of cycles, so the loop point is seamless
 
 
 @pytest.fixture(scope="session")
 def fake_mic(tmp_path_factory: pytest.TempPathFactory) -> FakeMic:
-    from scipy.io import wavfile
-
-    mic = FakeMic(tmp_path_factory.mktemp("audio") / "tone.wav")
-    n = np.arange(round(mic.seconds * mic.sample_rate))
-    x = mic.amplitude * np.sin(2 * np.pi * mic.frequency * n / mic.sample_rate)
-    wavfile.write(mic.path, mic.sample_rate, np.round(x * 32767).astype(np.int16))
-    return mic
+    return write_fake_mic(tmp_path_factory.mktemp("audio"))
 
 
 @pytest.fixture(scope="package")
@@ -210,167 +62,10 @@ def browser(fake_mic: FakeMic) -> Iterator[Any]:
     marked as running on the main thread while it is open, and every later test that
     calls ``asyncio.run`` would fail with "cannot be called from a running event loop".
     """
-    if reason := _missing_browser():
+    if reason := missing_browser():
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={fake_mic.path}"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-# -- notebooks in the lab -----------------------------------------------------------------
-
-# Read every code cell's state from the open notebook panel.
-_CELLS_JS = """() => {
-  const panel = window.__rmNotebook;
-  return panel.content.widgets.filter((c) => c.model.type === "code").map((c) => ({
-    count: c.model.executionCount,
-    errors: c.model.outputs.toJSON().filter((o) => o.output_type === "error"),
-  }));
-}"""
-
-# Execute code in the notebook's kernel without adding a cell; collect stdout.
-_EXECUTE_JS = """async (code) => {
-  const kernel = window.__rmNotebook.sessionContext.session.kernel;
-  const future = kernel.requestExecute({ code, store_history: false, stop_on_error: true });
-  let stdout = "", stderr = "", error = null;
-  future.onIOPub = (msg) => {
-    const c = msg.content;
-    if (msg.header.msg_type === "stream") {
-      if (c.name === "stdout") stdout += c.text; else stderr += c.text;
-    } else if (msg.header.msg_type === "error") {
-      error = `${c.ename}: ${c.evalue}\\n${c.traceback.join("\\n")}`;
-    }
-  };
-  await future.done;
-  return { stdout, stderr, error };
-}"""
-
-_NOTEBOOK_IDLE_JS = "() => window.__rmNotebook.sessionContext.session?.kernel?.status === 'idle'"
-
-# Wait for the notebook to be the current tab with an idle kernel; remember its panel.
-_KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = w && w.sessionContext && w.sessionContext.session?.kernel;
-  if (!kernel || kernel.status !== "idle") return false;
-  window.__rmNotebook = w;
-  return true;
-}"""
-
-
-@dataclass
-class Notebook:
-    """A notebook open in the lab: its page, and its kernel through the page.
-
-    ``console`` collects the page's console errors and warnings and uncaught
-    exceptions, for assertion messages.
-    """
-
-    page: Any
-    path: str
-    console: list[str] = field(default_factory=list)
-
-    def run_all(self, timeout: float = 60) -> None:
-        """Run every cell and wait until each has run; fail with any cell's traceback."""
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        deadline = time.monotonic() + timeout
-        while True:
-            cells = self.page.evaluate(_CELLS_JS)
-            errors = [e for c in cells for e in c["errors"]]
-            if errors:
-                tb = "\n".join(e["ename"] + ": " + e["evalue"] for e in errors)
-                raise AssertionError(f"a cell of {self.path} failed: {tb}\n{_traceback(errors)}")
-            done = all(c["count"] is not None for c in cells)
-            if done and self.page.evaluate(_NOTEBOOK_IDLE_JS):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.path}: cells still running after {timeout} s")
-            time.sleep(0.1)
-
-    def execute(self, code: str) -> str:
-        """Run ``code`` in the kernel and return its stdout; raise with its traceback."""
-        result = self.page.evaluate(_EXECUTE_JS, code)
-        if result["error"]:
-            raise AssertionError(f"kernel error:\n{ANSI.sub('', result['error'])}")
-        return result["stdout"]
-
-    def evaluate(self, expr: str) -> Any:
-        """The JSON value of a Python expression evaluated in the kernel."""
-        out = self.execute(f"import json as _j; print(_j.dumps({expr}))")
-        return json.loads(out.strip().splitlines()[-1])
-
-    def wait_for(self, expr: str, expected: Any, timeout: float = 5.0) -> None:
-        """Poll ``evaluate(expr)`` until it equals ``expected``: widget state reaches the
-        kernel on the comm channel, which is not ordered with execute requests."""
-        deadline = time.monotonic() + timeout
-        while (value := self.evaluate(expr)) != expected:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{expr} is {value!r}, expected {expected!r}")
-            time.sleep(0.05)
-
-    def _on_console(self, message: Any) -> None:
-        if message.type in ("error", "warning"):
-            self.console.append(f"{message.type}: {message.text}")
-
-
-def _traceback(errors: list[dict[str, Any]]) -> str:
-    return ANSI.sub("", "\n".join("\n".join(e["traceback"]) for e in errors))
-
-
-@dataclass
-class Lab:
-    """Opens notebooks in the lab, each in a fresh browser context and workspace."""
-
-    browser: Any
-    server: JupyterServer
-    opened: list[tuple[Any, Notebook]] = field(default_factory=list)
-
-    def open(self, cells: list[str], name: str | None = None, init_script: str = "") -> Notebook:
-        """Write a notebook of ``cells`` into the server root, open it, wait for its kernel.
-
-        ``init_script`` runs in the page before JupyterLab loads (to stub browser APIs).
-        """
-        import nbformat
-
-        path = name or f"test-{uuid.uuid4().hex[:8]}.ipynb"
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-        nbformat.write(nb, self.server.root / path)
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)
-        if init_script:
-            context.add_init_script(init_script)
-        page = context.new_page()
-        notebook = Notebook(page, path)
-        page.on("pageerror", lambda exc: notebook.console.append(f"uncaught: {exc}"))
-        page.on("console", notebook._on_console)
-        self.opened.append((context, notebook))
-        workspace = uuid.uuid4().hex[:12]
-        page.goto(
-            f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}"
-        )
-        page.wait_for_function(_KERNEL_IDLE_JS, timeout=60_000, polling=100)
-        return notebook
-
-    def close(self) -> None:
-        """Shut down every kernel this lab started and close its pages."""
-        for context, notebook in self.opened:
-            try:
-                notebook.page.evaluate("() => window.__rmNotebook?.sessionContext.shutdown()")
-            except Exception as exc:  # the page may be gone; the REST sweep below still runs
-                print(f"could not shut down the kernel of {notebook.path}: {exc}")
-            context.close()
-        self.opened.clear()
-        for kernel in self.server.api("GET", "/api/kernels"):
-            self.server.api("DELETE", f"/api/kernels/{kernel['id']}")
+    with chromium(fake_mic) as b:
+        yield b
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import rmlab
@@ -18,12 +19,25 @@ EXPECTED = {
     "Timeout", "Video", "WireError", "__version__", "as_data", "node",
     "Output", "Session", "execute", "execute_pipeline", "execute_pipeline_with_input",
     "open_session",
+    "Hop", "LatencyStats", "Stats", "Trace",
 }  # fmt: skip
 
 
 def test_all_is_the_expected_surface() -> None:
     assert set(rmlab.__all__) == EXPECTED, "public surface changed: update EXPECTED on purpose"
     assert len(rmlab.__all__) == len(set(rmlab.__all__))
+
+
+def test_what_public_calls_return_is_exported() -> None:
+    # Session.stats() and Output.trace hand these out, so users may name them in hints
+    with rmlab.open_session(rmlab.Manifest().add("gain", "Gain", gain_db=0)) as s:
+        s.push(rmlab.Audio(np.zeros(4, np.float32), 16000))
+        out = s.pull(timeout=5)
+        stats = s.stats()
+    assert type(out.trace) is rmlab.Trace
+    assert [type(h) for h in out.trace.hops] == [rmlab.Hop]
+    assert type(stats) is rmlab.Stats
+    assert type(stats.nodes["gain"]) is type(stats.end_to_end) is rmlab.LatencyStats
 
 
 def test_every_exported_name_exists_and_is_documented() -> None:
