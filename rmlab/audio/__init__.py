@@ -10,9 +10,10 @@ Sources: ``Microphone`` (a sounddevice input), ``FileSource``, ``ToneSource``,
 ``FileSink``. In a notebook, ``BrowserMic`` and ``BrowserSpeaker`` use the browser's
 microphone and speakers (no sound card needed in the kernel: Binder, remote servers).
 All share one protocol (``start(session)``, ``stop()``, ``wait()``,
-``stats()``, context manager): see ``rmlab.audio._base``, which also explains why a
-started sink is its session's only consumer. ``devices()`` lists what PortAudio sees;
-device problems raise ``DeviceError`` saying what to install or which devices exist.
+``stats()``, context manager): see ``rmlab.audio._base``, which also explains how a
+started sink watches its session beside any other consumer. ``devices()`` lists what
+PortAudio sees; device problems raise ``DeviceError`` saying what to install or which
+devices exist.
 """
 
 from rmlab.audio._base import Clock, MonotonicClock, Sink, Source

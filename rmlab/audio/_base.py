@@ -11,13 +11,19 @@ consumes a session's outputs. Both have the same lifecycle::
 Each runs one background thread (``_loop``); an exception there does not vanish: it
 is kept in ``.error``, counted in ``stats()["errors"]`` and re-raised by ``wait()``.
 
-**A sink is its session's consumer.** ``Session.pull`` hands each output to exactly one
-caller, so two threads pulling the same session would each see half the frames.
-A started sink therefore pulls *every* output itself: it plays or writes the Audio
-frames of ``node`` (every sink node's when ``node`` is None) and passes each output,
-its own included, to ``on_output`` so the caller still sees them all. A caller who
-wants to pull the session itself starts the sink without a session and feeds it
-with ``sink.write(frame)``.
+**A sink watches its session.** ``sink.start(session)`` attaches a watcher
+(``Session.watch``), so a sink is one consumer among any number: a ``Speaker``, a
+``FileSink``, the console's plots and your own ``pull()`` loop all see every output
+of one session. The watcher runs on the session's pump thread, where a slow step
+would hold up every other watcher, so it only hands outputs over (``DropOldest``:
+never waits); the sink's own thread writes them (resampling, a file, the page) and
+an audio callback reads what it wrote. The sink plays or writes the Audio frames of
+``node`` (every Audio output when ``node`` is None). On a ``"drop-oldest"`` session
+at most ``queue_size`` outputs wait for the sink's thread: a sink that falls behind
+drops the oldest and counts them (``stats()["drops"]``) rather than delay the
+stream; on a ``"block"`` session it loses nothing (what it has not written yet
+waits in memory). A sink started without a session
+plays or writes what you give ``sink.write(frame)``.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ from typing import Any, Protocol, Self
 import numpy as np
 
 from rmlab.data import Audio
-from rmlab.errors import DeviceError, NodeError, SessionClosed, SessionError, Timeout
+from rmlab.errors import DeviceError, NodeError, SessionClosed, SessionError
+from rmlab.runtime.executor import Output
+from rmlab.runtime.watchers import Watcher
 
 __all__ = ["Clock", "DropOldest", "MonotonicClock", "PacedSource", "Sink", "Source"]
 
 _POLL_S = 0.1  # how often a waiting thread re-checks stop(): bounds stop()'s latency
+_END = object()  # what a sink's watcher hands over when the session ended
 
 
 class Clock(Protocol):
@@ -64,25 +73,29 @@ class MonotonicClock:
 
 
 class DropOldest:
-    """A bounded hand-off between threads whose ``put`` never blocks.
+    """A hand-off between threads whose ``put`` never blocks.
 
-    When full, the oldest item is discarded and counted in ``dropped``: an audio
-    callback must never wait for a slow consumer, and for live audio the newest
-    frame is the one worth keeping.
+    When ``maxsize`` items wait (None: no bound), the oldest is discarded and counted
+    in ``dropped``: an audio callback or a session's pump thread must never wait for
+    a slow consumer, and for live audio the newest frame is the one worth keeping.
+    An item put with ``keep=True`` (an error, the end of a stream) is never
+    discarded and does not count towards ``maxsize``.
     """
 
-    def __init__(self, maxsize: int):
-        self._items: deque[Any] = deque()
+    def __init__(self, maxsize: int | None):
+        self._items: deque[tuple[bool, Any]] = deque()  # (keep, item)
         self._maxsize = maxsize
+        self._droppable = 0
         self._cond = threading.Condition()
         self.dropped = 0
 
-    def put(self, item: Any) -> None:
+    def put(self, item: Any, keep: bool = False) -> None:
         with self._cond:
-            if len(self._items) >= self._maxsize:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
+            if not keep:
+                if self._maxsize is not None and self._droppable >= self._maxsize:
+                    self._drop_oldest()
+                self._droppable += 1
+            self._items.append((keep, item))
             self._cond.notify()
 
     def get(self, timeout: float) -> Any:
@@ -90,7 +103,20 @@ class DropOldest:
         with self._cond:
             if not self._items:
                 self._cond.wait(timeout)
-            return self._items.popleft() if self._items else None
+            if not self._items:
+                return None
+            keep, item = self._items.popleft()
+            if not keep:
+                self._droppable -= 1
+            return item
+
+    def _drop_oldest(self) -> None:
+        for i, (keep, _) in enumerate(self._items):  # kept items are rare: nearly always i == 0
+            if not keep:
+                del self._items[i]
+                self._droppable -= 1
+                self.dropped += 1
+                return
 
 
 class _Endpoint:
@@ -204,12 +230,17 @@ class Source(_Endpoint):
 
 
 class Sink(_Endpoint):
-    """Consumes Audio frames: a session's outputs (as its only consumer) or ``write()`` calls.
+    """Consumes Audio frames: a session's outputs (by watching it) or ``write()`` calls.
 
-    ``node`` keeps only that node's outputs (None: every Audio output); the others
-    are counted as ``ignored``. ``on_output(out)`` sees every output pulled, played or
-    not. A node's error is counted and kept in ``.error`` without stopping the sink.
-    ``wait()`` returns True once the session has ended and every output was pulled.
+    ``start(session)`` watches the session (see the module docstring: every other
+    consumer still sees every output); ``start()`` without one leaves the sink to
+    ``write()``. ``node`` keeps only that node's outputs (None: every Audio output);
+    the others are counted as ``ignored``. ``on_output(out)``, if given, is called on
+    the sink's thread for every output it was handed, played or not, after the frame
+    was written (to see what a sink consumed; any other code can watch or pull the
+    session itself). A node's error is counted and kept in ``.error`` without
+    stopping the sink. ``wait()`` returns True once the session has ended and every
+    output handed over was written, or the session closed.
     """
 
     def __init__(
@@ -219,9 +250,51 @@ class Sink(_Endpoint):
         self.node = node
         self.on_output = on_output
         self._counts["ignored"] = 0
+        self._counts["drops"] = 0  # of earlier starts; the current hand-off counts its own
+        self._handoff = DropOldest(None)
+        self._watch: Any = None
+
+    def start(self, session: Any = None) -> Self:
+        """Watch ``session`` and write its Audio outputs from now on (None: only ``write()``)."""
+        if session is not None and not callable(getattr(session, "watch", None)):
+            raise SessionError(
+                f"{type(self).__name__}.start() takes a session to watch "
+                f"(rmlab.open_session(...)), or nothing to be fed with write(); "
+                f"got {type(session).__name__}"
+            )
+        if self.running:
+            raise SessionError(f"{type(self).__name__} is already running; stop() it first")
+        # lossless on a "block" session; bounded like the session's own queues otherwise
+        block = getattr(session, "backpressure", None) == "block"
+        bound = None if block else getattr(session, "queue_size", 64)
+        self._counts["drops"] += self._handoff.dropped
+        self._handoff = DropOldest(bound)
+        super().start(session)
+        if session is not None:
+            try:
+                self._watch = session.watch(_SinkWatcher(self, self._handoff))
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
+    def stop(self) -> None:
+        """Stop watching, stop the thread and release the device. Idempotent."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+        super().stop()
+
+    def stats(self) -> dict[str, Any]:
+        """``frames`` written, ``ignored`` outputs, ``errors``, and ``drops``: outputs
+        discarded because the sink's thread fell behind (``"drop-oldest"`` sessions)."""
+        counts = super().stats()
+        counts["drops"] += self._handoff.dropped
+        return counts
 
     def write(self, frame: Audio) -> None:
-        """Consume one frame (called by the sink's own thread, or by you)."""
+        """Consume one frame (called by the sink's own thread, or by you when started
+        without a session)."""
         self._write(frame)
         self._counts["frames"] += 1
 
@@ -229,26 +302,61 @@ class Sink(_Endpoint):
         return self.session is not None
 
     def _loop(self) -> None:
+        try:
+            self._consume()
+        finally:  # ended by itself (the session ended, a write failed): nobody takes more
+            watch = self._watch
+            if watch is not None:
+                watch.close()
+
+    def _consume(self) -> None:
+        handoff = self._handoff
         while not self._stop.is_set():
-            try:
-                out = self.session.pull(timeout=_POLL_S)
-            except Timeout:
+            item = handoff.get(_POLL_S)
+            if item is None:
+                watch = self._watch
+                if watch is not None and watch.error is not None:
+                    raise watch.error  # the watcher failed and was detached: nothing comes
+                if getattr(self.session, "closed", False):
+                    return  # closed before it ended: everything handed over is written
                 continue
-            except SessionClosed:
+            if item is _END:
                 return
-            except NodeError as exc:  # errors are data here: report, keep playing
-                self.error = exc
+            if isinstance(item, BaseException):  # errors are data here: report, keep playing
+                self.error = item
                 self._counts["errors"] += 1
                 continue
-            if isinstance(out.data, Audio) and self.node in (None, out.node_id):
+            out, wanted = item
+            if wanted:
                 self.write(out.data)
-            else:
-                self._counts["ignored"] += 1
             if self.on_output is not None:
                 self.on_output(out)
 
     def _write(self, frame: Audio) -> None:
         raise NotImplementedError
+
+
+class _SinkWatcher(Watcher):
+    """A sink's watcher, on the session's pump thread: it only hands things over."""
+
+    def __init__(self, sink: Sink, handoff: DropOldest) -> None:
+        self.sink = sink
+        self.handoff = handoff
+
+    def on_output(self, output: Output) -> None:
+        sink = self.sink
+        wanted = isinstance(output.data, Audio) and sink.node in (None, output.node_id)
+        if not wanted:
+            sink._counts["ignored"] += 1
+            if sink.on_output is None:
+                return  # nothing on the sink's thread wants it
+        self.handoff.put((output, wanted))
+
+    def on_error(self, error: NodeError) -> None:
+        self.handoff.put(error, keep=True)
+
+    def on_end(self, reason: str) -> None:
+        self.handoff.put(_END, keep=True)
 
 
 class PacedSource(Source):

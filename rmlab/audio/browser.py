@@ -305,10 +305,11 @@ class _PageSink(_Reporting, Sink):
 class BrowserSpeaker(Widget):
     """Plays Audio in the page: a session's outputs, or frames passed to ``write()``.
 
-    ``BrowserSpeaker(session)`` (or ``speaker.start(session)``) consumes the session's
-    outputs on a thread, as every ``Sink`` does: the Audio frames of ``node`` (every
-    node's if None) are sent to the page, resampled to its rate, and ``on_output(out)``
-    sees every output. Started without a session it plays what ``write(frame)`` gets.
+    ``BrowserSpeaker(session)`` (or ``speaker.start(session)``) watches the session, as
+    every ``Sink`` does (other consumers still see every output): the Audio frames of
+    ``node`` (every node's if None) are sent to the page from the speaker's thread,
+    resampled to its rate, and ``on_output(out)`` sees every output it was handed.
+    Started without a session it plays what ``write(frame)`` gets.
     Press Start in the widget to hear it (browsers only play audio after a click).
 
     The page starts playing once ``prefill_ms`` is queued, keeps at most ``max_ms``
@@ -343,7 +344,7 @@ class BrowserSpeaker(Widget):
             self.start(session)
 
     def start(self, session: Any = None) -> Self:
-        """Consume ``session``'s outputs on a thread (None: only ``write()`` plays)."""
+        """Play ``session``'s Audio outputs from now on (None: only ``write()`` plays)."""
         if self.running:
             raise SessionError("BrowserSpeaker is already running; stop() it first")
         self._report("")
@@ -351,7 +352,7 @@ class BrowserSpeaker(Widget):
         return self
 
     def stop(self) -> None:
-        """Stop consuming (what the page has queued still plays out)."""
+        """Stop watching the session (what the page has queued still plays out)."""
         self._sink.stop()
 
     def write(self, frame: Audio | np.ndarray, sample_rate: int | None = None) -> None:
@@ -363,12 +364,12 @@ class BrowserSpeaker(Widget):
         self._sink.write(frame)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the session ended and every output was pulled; see ``Sink.wait``."""
+        """Wait until the session ended and every output was sent; see ``Sink.wait``."""
         return self._sink.wait(timeout)
 
     @property
     def running(self) -> bool:
-        """True while the thread consumes a session."""
+        """True while the speaker plays a session's outputs."""
         return self._sink.running
 
     @property
@@ -377,7 +378,8 @@ class BrowserSpeaker(Widget):
         return self._sink.node
 
     def stats(self) -> dict[str, Any]:
-        """``frames`` sent, ``ignored`` outputs, ``errors``, and the page's last report:
+        """``frames`` sent, ``ignored`` outputs, ``errors``, ``drops`` (outputs the
+        speaker's thread fell too far behind to send), and the page's last report:
         ``received``, ``not_played`` (arrived before Start), ``underruns``,
         ``buffered_ms``, ``dropped_ms``, ``played_ms``, ``latency_ms`` (median, kernel
         send to page receipt)."""

@@ -116,8 +116,8 @@ class FileSink(Sink):
 
     Rate and channels come from the first frame; a frame that differs ends the sink
     with a ``DeviceError`` (add a Resample node). The file is complete once the sink
-    stopped. ``node``/``on_output``: see ``Sink`` (a started sink is the session's
-    consumer).
+    stopped. ``node``/``on_output``: see ``Sink`` (a started sink watches the session,
+    beside any other consumer).
     """
 
     def __init__(

@@ -104,8 +104,10 @@ class Speaker(Sink):
     at most ``max_ms`` is kept. ``block`` samples per device callback: 10 ms at
     48 kHz is short enough for low latency and long enough that a Python callback,
     which may wait for the GIL, does not starve the device (PortAudio's tiny default
-    blocks glitched under load). ``node``/``on_output``: see ``Sink`` (a started
-    speaker is the session's consumer).
+    blocks glitched under load). ``node``/``on_output``: see ``Sink``. A started
+    speaker watches the session: its resampling and buffering run on the speaker's
+    own thread, the device callback only reads the buffer, and every other consumer
+    of the session still sees every output.
 
     >>> with rmlab.open_session(manifest) as s, Microphone().start(s), Speaker().start(s):
     ...     time.sleep(10)

@@ -26,7 +26,7 @@ class ErrorLog:
 
     Errors whose first lines differ only in numbers ("boom at frame 20", "... 30")
     are one entry showing the latest. At most ``keep`` entries; thread-safe (the
-    consumer, the dispatcher and widget handlers all add to it).
+    sessions' pump threads, the dispatcher and widget handlers all add to it).
     """
 
     def __init__(self, keep: int = 6) -> None:

@@ -4,18 +4,21 @@ A ``Run`` owns the session and everything that touches it:
 
 - **Pushing.** The source is started with the run itself as its "session": its
   ``push`` forwards to whichever session is current, so the source keeps running when
-  the session underneath is replaced. Frames pushed while no session takes them are
+  the session underneath is replaced. A push that meets a session just replaced goes
+  to the new one; frames no session takes (the run stopped, the pipeline crashed) are
   counted as ``lost``.
-- **Consuming.** ``Session.pull`` hands each output to one caller only, so exactly one
-  thread pulls: the consumer. It passes outputs to ``on_output`` (plots, speaker),
-  node errors (``NodeError``, ``NodeCrashed``) to ``on_error``, and calls ``on_end``
-  if the pipeline stops by itself (a crashed node without a restart policy).
-- **Hot swap.** ``swap(manifest)`` opens a second session with the new manifest in a
-  background thread while the first keeps running; the consumer then switches the
-  source over between two pulls and closes the old session. Used when the pipeline's
-  shape is edited while it runs (params go to ``Session.set_params`` instead). The
-  stream has no gap; the nodes' carried state starts over. Several swaps requested
-  while one starts collapse into one.
+- **Watching.** One watcher per session (``Session.watch``: it runs on the session's
+  pump thread) passes outputs to ``on_output`` and hops to ``on_hop`` (the plots), node
+  errors (``NodeError``, ``NodeCrashed``) to ``on_error``, and calls ``on_end`` if the
+  pipeline stops by itself (a crashed node without a restart policy). Sinks watch the
+  run (``run.watch``) and follow it from session to session. Nobody pulls.
+- **Hot swap.** ``swap(manifest)`` opens a second session with the new manifest while
+  the first keeps running, attaches the watchers, switches the source over and closes
+  the old session. Used when the pipeline's shape is edited while it runs (params go
+  to ``Session.set_params`` instead). The stream has no gap; the nodes' carried state
+  starts over. Several swaps requested while one starts collapse into one.
+- **Counters** come from the sessions' ``stats()``: the current one's, plus those of
+  the sessions swaps replaced.
 
 **One owner thread opens and closes every session of a run.** The shm executor's
 workers die with the *thread* that started them (``PR_SET_PDEATHSIG`` follows the
@@ -23,14 +26,15 @@ forking thread, not the process), so a session opened from a short-lived thread 
 swap helper, possibly a widget handler's) would lose its workers when that thread
 ends. The owner lives exactly as long as the run's sessions.
 
-The push lock makes switching sessions atomic for the source thread: a push never
-reaches a session that is being closed (closing an shm session while a push writes
-into its shared memory would be a use-after-free in iceoryx2).
+Switching needs no lock around pushes: ``Session.close`` is safe while another
+thread pushes into the session or its pump feeds the watchers (calls in flight raise
+``SessionClosed``; nothing is released under them), and a push that loses that race
+is sent again to the session that replaced it. The run's lock only makes "the
+current session" and the watchers and taps that follow it change together.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
@@ -38,19 +42,21 @@ from collections.abc import Callable
 from typing import Any
 
 from rmlab.data import RuntimeData
-from rmlab.errors import NodeError, SessionClosed, SessionError, Timeout
+from rmlab.errors import NodeError, SessionClosed, SessionError
 from rmlab.manifest import Manifest
+from rmlab.runtime.executor import HopDone
 from rmlab.runtime.session import Output, Session, open_session
 from rmlab.runtime.trace import Stats
+from rmlab.runtime.watchers import Watch, Watcher
 
 __all__ = ["Run"]
 
-_PULL_S = 0.1  # bounds how long Stop and a swap wait for the consumer
 _RATE_WINDOW_S = 2.0
+_TOTALS = ("pushed", "outputs", "drops", "errors", "restarts")
 
 
 class Run:
-    """A started pipeline: its session, the consumer thread and hot swaps."""
+    """A started pipeline: its sessions, their watchers and hot swaps."""
 
     def __init__(
         self,
@@ -60,31 +66,30 @@ class Run:
         on_output: Callable[[Output], None],
         on_error: Callable[[BaseException], None],
         on_end: Callable[[str], None],
+        on_hop: Callable[[HopDone], None] | None = None,
         on_input: Callable[[RuntimeData], None] | None = None,
         backpressure: str = "drop-oldest",
     ) -> None:
         self.manifest = manifest
         self.executor = executor
         self.backpressure = backpressure
-        self.on_output, self.on_error, self.on_end, self.on_input = (
-            on_output, on_error, on_end, on_input
-        )  # fmt: skip
+        self.on_output, self.on_error, self.on_end = on_output, on_error, on_end
+        self.on_hop, self.on_input = on_hop, on_input
         self.taps: set[str] = set()
-        self.pushed = self.lost = self.outputs = self.swaps = 0
+        self.lost = self.swaps = 0
         self.started = time.monotonic()
         self._in_times: deque[float] = deque(maxlen=512)
         self._out_times: deque[float] = deque(maxlen=512)
-        self._retired = {"drops": 0, "errors": 0, "restarts": 0}
-        self._last_stats: Stats | None = None
-        self._push_lock = threading.Lock()
+        self._lock = threading.Lock()  # the current session, what follows it, the totals
+        self._following: list[_Following] = []
+        self._retiring: list[Session] = []  # replaced, closing, not yet in the totals
+        self._retired = dict.fromkeys(_TOTALS, 0)
         self._wake = threading.Condition()
         self._stopping = threading.Event()
-        self._consumed = threading.Event()  # set by stop(): nobody pulls any more
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self._pending: Manifest | None = None
         self._opening = False
-        self._next: tuple[Session, Manifest] | None = None
         self.session: Session
         self._owner = threading.Thread(
             target=self._own, args=(manifest,), name="rmlab-console-sessions", daemon=True
@@ -94,10 +99,8 @@ class Run:
         if self._open_error is not None:
             self._owner.join()
             raise self._open_error
-        self._consumer = threading.Thread(target=self._consume, name="rmlab-console", daemon=True)
-        self._consumer.start()
 
-    # -- the source's side ----------------------------------------------------------
+    # -- what sources and sinks see: a session that outlives swaps --------------------
 
     def push(self, x: Any, to: str | None = None) -> None:
         """Forward one frame to the current session (the source thread calls this)."""
@@ -105,22 +108,42 @@ class Run:
             raise SessionClosed("the console stopped this run")
         if self.on_input is not None and isinstance(x, RuntimeData):
             self.on_input(x)
-        with self._push_lock:
+        session = self.session
+        while True:
             try:
-                self.session.push(x, to)
-            except SessionError:  # closed or crashed underneath: the consumer reports it
-                self.lost += 1
-                return
-        self.pushed += 1
+                session.push(x, to)
+                break
+            except SessionError:  # closed (a swap, Stop) or crashed: the watcher reports it
+                if self.session is session:
+                    self.lost += 1
+                    return
+                session = self.session  # replaced meanwhile: the new session takes it
         self._in_times.append(time.monotonic())
+
+    def watch(self, watcher: Watcher | Callable[[Any], None]) -> _Following:
+        """Deliver the events of the current session, and of every session a hot swap
+        brings, to ``watcher`` (what a sink started on the run does)."""
+        f = _Following(self, watcher)
+        with self._lock:
+            if self._stopping.is_set():
+                raise SessionClosed("the console stopped this run")
+            f.attach(self.session)
+            self._following.append(f)
+        return f
+
+    @property
+    def closed(self) -> bool:
+        """True once the run was stopped (a sink watching it ends then)."""
+        return self._stopping.is_set()
 
     # -- control ----------------------------------------------------------------------
 
     def tap(self, node_id: str) -> None:
         """Also deliver ``node_id``'s outputs, now and after every swap."""
-        if node_id not in self.taps:
-            self.session.tap(node_id)
-            self.taps.add(node_id)
+        with self._lock:
+            if node_id not in self.taps:
+                self.session.tap(node_id)
+                self.taps.add(node_id)
 
     def swap(self, manifest: Manifest) -> None:
         """Replace the session with one running ``manifest``, without stopping the source."""
@@ -130,85 +153,45 @@ class Run:
 
     @property
     def swapping(self) -> bool:
-        """True while a swap is being prepared or waits for the consumer."""
-        return self._pending is not None or self._opening or self._next is not None
+        """True while a swap is being prepared."""
+        return self._pending is not None or self._opening
 
     def stop(self) -> None:
-        """Stop consuming and close every session. Idempotent; callable from any thread."""
+        """Close every session (watchers stop with them). Idempotent; any thread."""
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
-        me = threading.current_thread()
-        if self._consumer is not me:
-            self._consumer.join()
-        self._consumed.set()
-        if self._owner is not me:
+        if self._owner is not threading.current_thread():
             self._owner.join()
 
     @property
     def running(self) -> bool:
-        return self._consumer.is_alive()
+        return self._owner.is_alive() and not self._stopping.is_set()
 
     def status(self) -> dict[str, Any]:
         """Rates and counters for the status line (totals over swaps)."""
-        stats = self._stats()
+        with self._lock:  # one consistent picture, also in the middle of a swap
+            current = self.session.stats()
+            replaced = [s.stats() for s in self._retiring]
+            totals = dict(self._retired)
+        for stats in (current, *replaced):
+            for key, value in _counts(stats).items():
+                totals[key] += value
         now = time.monotonic()
-        rate = {"in_fps": _rate(self._in_times, now), "out_fps": _rate(self._out_times, now)}
-        r = self._retired
         return {
-            **rate,
-            "pushed": self.pushed,
-            "outputs": self.outputs,
+            "in_fps": _rate(self._in_times, now),
+            "out_fps": _rate(self._out_times, now),
+            **totals,
             "lost": self.lost,
             "swaps": self.swaps,
-            "drops": r["drops"] + (sum(stats.drops.values()) if stats else 0),
-            "errors": r["errors"] + (sum(stats.errors.values()) if stats else 0),
-            "restarts": r["restarts"] + (sum(stats.restarts.values()) if stats else 0),
-            "e2e_ms": stats.end_to_end.median_ms if stats else float("nan"),
+            "e2e_ms": current.end_to_end.median_ms,
         }
 
-    # -- threads ------------------------------------------------------------------------
-
-    def _open(self, manifest: Manifest) -> Session:
-        session = open_session(manifest, self.executor, backpressure=self.backpressure)  # type: ignore[arg-type]
-        try:
-            for t in self.taps:
-                session.tap(t)
-        except BaseException:
-            session.close()
-            raise
-        return session
-
-    def _consume(self) -> None:
-        while not self._stopping.is_set():
-            if self._next is not None:
-                self._switch()
-            session = self.session
-            try:
-                out = session.pull(timeout=_PULL_S)
-            except Timeout:
-                continue
-            except SessionClosed:
-                if not self._stopping.is_set() and session is self.session:
-                    self.on_end("the pipeline stopped by itself (see the errors)")
-                return
-            except NodeError as exc:
-                self.on_error(exc)
-                continue
-            except Exception as exc:  # the executor itself failed: this run cannot go on
-                self.on_error(exc)
-                self.on_end(f"the session failed: {exc}")
-                return
-            self.outputs += 1
-            self._out_times.append(time.monotonic())
-            try:
-                self.on_output(out)
-            except Exception as exc:  # a plot's bug must not stop the pipeline
-                self.on_error(exc)
+    # -- the owner thread ------------------------------------------------------------------
 
     def _own(self, manifest: Manifest) -> None:
         try:
-            self.session = self._open(manifest)
+            self._start_session(manifest)
         except BaseException as exc:  # raised by __init__, in the caller's thread
             self._open_error = exc
             return
@@ -223,54 +206,119 @@ class Run:
                 manifest, self._pending = self._pending, None
                 self._opening = True
             try:
-                session = self._open(manifest)
+                old = self._start_session(manifest)
             except Exception as exc:
                 self.on_error(exc)
                 continue
             finally:
                 self._opening = False
-            with self._push_lock:
-                stale, self._next = self._next, (session, manifest)
-            if stale is not None:
-                stale[0].close()
-        self._consumed.wait()  # no pull may be running on a session being closed
-        with self._push_lock:
-            sessions = [self.session] + ([self._next[0]] if self._next else [])
-            self._next = None
-        for s in sessions:
-            self._remember(s)
-            s.close()
+            assert old is not None
+            self._retire(old)
+            self.swaps += 1
+        self.session.close()
 
-    def _switch(self) -> None:
-        with self._push_lock:
-            if self._next is None:
-                return
-            old = self.session
-            self.session, self.manifest = self._next
-            self._next = None
-        self._remember(old, retire=True)
-        old.close()
-        self.swaps += 1
-
-    def _stats(self) -> Stats | None:
-        # a deque can grow while stats() reads it: then keep the last snapshot
-        with contextlib.suppress(RuntimeError):
-            self._last_stats = self.session.stats()
-        return self._last_stats
-
-    def _remember(self, session: Session, retire: bool = False) -> None:
-        """Keep a closing session's counters (``retire``: add them to the totals)."""
+    def _start_session(self, manifest: Manifest) -> Session | None:
+        """Open a session for ``manifest`` and make it the current one; returns the old."""
+        session = open_session(manifest, self.executor, backpressure=self.backpressure)  # type: ignore[arg-type]
         try:
-            stats = session.stats()
-        except RuntimeError:
-            return
-        if retire:
-            r = self._retired
-            r["drops"] += sum(stats.drops.values())
-            r["errors"] += sum(stats.errors.values())
-            r["restarts"] += sum(stats.restarts.values())
-        elif session is self.session:
-            self._last_stats = stats
+            # under the lock: a tap or a sink added meanwhile is carried over, not missed
+            with self._lock:
+                for t in sorted(self.taps & set(session.graph.order)):
+                    session.tap(t)
+                session.watch(_Feed(self, session))
+                for f in self._following:
+                    f.attach(session)
+                old = getattr(self, "session", None)
+                if old is not None:
+                    self._retiring.append(old)
+                self.session, self.manifest = session, manifest
+        except BaseException:
+            session.close()
+            raise
+        return old
+
+    def _retire(self, session: Session) -> None:
+        """Close a replaced session and add its counters to the totals."""
+        session.close()
+        stats = session.stats()  # final: nothing reaches a closed session's statistics
+        with self._lock:
+            for key, value in _counts(stats).items():
+                self._retired[key] += value
+            self._retiring.remove(session)
+
+
+class _Feed(Watcher):
+    """The run's watcher of one session (on its pump thread): plots, error panel, the end."""
+
+    def __init__(self, run: Run, session: Session) -> None:
+        self.run = run
+        self.session = session
+
+    def on_output(self, output: Output) -> None:
+        run = self.run
+        run._out_times.append(time.monotonic())
+        try:
+            run.on_output(output)
+        except Exception as exc:  # a plot's bug must not stop the plots (nor the pipeline)
+            run.on_error(exc)
+
+    def on_hop(self, hop: HopDone) -> None:
+        run = self.run
+        if run.on_hop is not None:
+            try:
+                run.on_hop(hop)
+            except Exception as exc:
+                run.on_error(exc)
+
+    def on_error(self, error: NodeError) -> None:
+        self.run.on_error(error)
+
+    def on_end(self, reason: str) -> None:
+        run = self.run
+        # the run only ever closes its sessions: an end is the pipeline stopping by itself
+        # (a crash), or someone calling end() on console.session; a replaced session's
+        # end is no longer the run's business
+        if self.session is run.session and not run._stopping.is_set():
+            run.on_end(reason or "the session was ended")
+
+
+class _Following:
+    """``Run.watch``'s handle: one watcher attached to each session the run runs."""
+
+    def __init__(self, run: Run, watcher: Watcher | Callable[[Any], None]) -> None:
+        self.run = run
+        self.watcher = watcher
+        self._watches: list[Watch] = []
+
+    @property
+    def error(self) -> BaseException | None:
+        """What the watcher raised, if it did (it was detached then, and stays so)."""
+        return next((w.error for w in self._watches if w.error is not None), None)
+
+    def attach(self, session: Session) -> None:
+        """Watch ``session`` too (the caller holds the run's lock)."""
+        if self.error is None:
+            # the replaced session's handle goes with it; keep the last one for its error
+            self._watches = [*self._watches[-1:], session.watch(self.watcher)]
+
+    def close(self) -> None:
+        """Stop delivering events to the watcher. Idempotent."""
+        with self.run._lock:
+            if self in self.run._following:
+                self.run._following.remove(self)
+            watches = list(self._watches)
+        for w in watches:
+            w.close()
+
+
+def _counts(stats: Stats) -> dict[str, int]:
+    return {
+        "pushed": stats.pushed,
+        "outputs": stats.outputs,
+        "drops": sum(stats.drops.values()),
+        "errors": sum(stats.errors.values()),
+        "restarts": sum(stats.restarts.values()),
+    }
 
 
 def _rate(times: deque[float], now: float) -> float:

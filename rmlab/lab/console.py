@@ -4,11 +4,12 @@ A row of controls (source, executor, Start, Stop, which node the scope and spect
 show), a status line, an error panel and the live plots, as one ipywidgets ``VBox``.
 
 How a run flows (see ``rmlab.lab._run``): the picked source pushes into the run,
-which forwards to the session; one consumer thread pulls every output and feeds the
-plots (and a speaker, if given); node errors land in the error panel with the
-node's id and traceback. The plots' ``Dispatcher`` thread sends at most ``rate``
-batched updates a second and refreshes the status line four times a second, so
-nothing the page does can slow the audio down.
+which forwards to the session; one watcher of the session feeds every output and
+every node's hops to the plots, and node errors to the error panel (with the node's
+id and traceback). A speaker, if given, watches the session beside it. Watchers run
+on the session's pump thread and only append to buffers: the plots' ``Dispatcher``
+thread sends at most ``rate`` batched updates a second and refreshes the status line
+four times a second, so nothing the page does can slow the audio down.
 
 Live edits: a param edited in the ``Builder`` (or with ``console.set_params``) while
 the pipeline runs goes to ``Session.set_params``, which every executor applies
@@ -34,7 +35,6 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from rmlab.data import Audio
 from rmlab.errors import SessionClosed
 from rmlab.lab import _sources
 from rmlab.lab._bokeh import ShownWithBokeh
@@ -43,8 +43,10 @@ from rmlab.lab._panels import ErrorLog, status_html
 from rmlab.lab._run import Run
 from rmlab.lab.plots import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot
 from rmlab.manifest import Manifest
+from rmlab.runtime.executor import Event, HopDone
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.session import Output, Session
+from rmlab.runtime.watchers import Watcher
 
 __all__ = ["Console"]
 
@@ -78,7 +80,9 @@ class Console(ShownWithBokeh, widgets.VBox):
     ``Source`` object. ``executor``: ``"shm"`` or ``"local"``. ``output``: the node the
     scope and spectrum show (default: the first sink; another node is tapped).
     ``speaker``: a sink to play the shown node's Audio (``Speaker()``,
-    ``BrowserSpeaker()``; it is started without a session and fed by the console).
+    ``BrowserSpeaker()``, ``FileSink(path)``), or its own ``node``'s if it has one;
+    Start starts it on the run, so it watches the session and each one a hot swap
+    brings.
     ``rate``: plot updates per second at most.
     """
 
@@ -272,7 +276,7 @@ class Console(ShownWithBokeh, widgets.VBox):
         graph = Graph.compile(manifest)
         self._run = run = Run(
             manifest, self.executor_picker.value, on_output=self._on_output_frame,
-            on_error=self._report, on_end=self._on_end,
+            on_hop=self._on_hop, on_error=self._report, on_end=self._on_end,
             on_input=self.scope.feed_input if self.scope else None,
         )  # fmt: skip
         for p in self.plots:
@@ -281,7 +285,7 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._tap_shown()
         self.dispatcher.start()
         if self.speaker is not None:
-            self.speaker.start()
+            self.speaker.start(_Shown(run, self))
         self._source = source
         source.start(run)
         self._state = "running"
@@ -316,7 +320,7 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._set_running(False)
 
     def _on_end(self, reason: str) -> None:
-        # the consumer thread: stopping joins threads, so hand it to a thread of its own
+        # a session's pump thread, which stopping joins: hand it to a thread of its own
         def end() -> None:
             with self._lock:
                 if self._run is None:
@@ -396,16 +400,25 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._tap_shown()
 
     def _on_output_frame(self, out: Output) -> None:
-        # the consumer thread, for every output: keep it cheap
+        # the session's pump thread, for every output: keep it cheap
         t0 = time.thread_time()
         for p in self.plots:
             p.feed(out)
-        speaker = self.speaker
-        if speaker is not None and isinstance(out.data, Audio):
-            shown = getattr(speaker, "node", None) or self.output_picker.value
-            if out.node_id == shown or not shown:
-                speaker.write(out.data)
         self._feed_cpu += time.thread_time() - t0
+
+    def _on_hop(self, hop: HopDone) -> None:
+        # the session's pump thread, for every process call of every node
+        t0 = time.thread_time()
+        for p in self.plots:
+            p.feed_hop(hop)
+        self._feed_cpu += time.thread_time() - t0
+
+    def _shows(self, out: Output) -> bool:
+        """Whether the speaker plays ``out``: its own node's, else the shown node's."""
+        if getattr(self.speaker, "node", None) is not None:
+            return True  # the speaker picks by itself
+        shown = self.output_picker.value
+        return not shown or out.node_id == shown
 
     def _on_tick(self) -> None:
         # the dispatcher thread, `rate` times a second
@@ -477,6 +490,38 @@ class Console(ShownWithBokeh, widgets.VBox):
         if version != self._log_shown:
             self._log_shown = version
             self.error_panel.value = markup
+
+
+class _Shown:
+    """What the console's speaker is started on: the run, showing the shown node only.
+
+    A sink needs ``watch`` (and ``closed``, ``backpressure``) of what it is started
+    on; the run gives those across hot swaps, and this filter keeps the speaker on
+    the node the scope shows (unless the speaker picked its own ``node``), so a tapped
+    inner node and the sinks are never played on top of each other.
+    """
+
+    def __init__(self, run: Run, console: Console) -> None:
+        self._run, self._console = run, console
+        self.backpressure = run.backpressure
+
+    @property
+    def closed(self) -> bool:
+        return self._run.closed
+
+    def watch(self, watcher: Watcher) -> Any:
+        return self._run.watch(_OnlyShown(watcher, self._console._shows))
+
+
+class _OnlyShown(Watcher):
+    """Passes every event on to ``watcher``, except outputs ``shows`` rejects."""
+
+    def __init__(self, watcher: Watcher, shows: Callable[[Output], bool]) -> None:
+        self.watcher, self.shows = watcher, shows
+
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, Output) or self.shows(event):
+            self.watcher.on_event(event)
 
 
 def _made(kind: type[widgets.Widget], css_class: str, **kwargs: Any) -> Any:

@@ -3,9 +3,11 @@
 Each plot is a widget (``BokehCanvas``: Bokeh figures drawn in the page, data sent
 as binary batches, see ``rmlab.lab._bokeh``) with the same three-step life:
 
-- ``feed(output)`` / ``feed_input(frame)``: called for every frame by the thread
-  that consumes the session (or pushes into it). Cheap and never blocking: append to
-  a deque, copy a block into a ring.
+- ``feed(output)``, ``feed_hop(hop)``, ``feed_input(frame)``: called for every
+  output and every node's ``process`` call by a watcher of the session (on its pump
+  thread, beside any speaker or ``pull()`` loop), and for every frame pushed by the
+  source's thread. Cheap and never blocking: append to a list, copy a block into a
+  ring.
 - ``flush()``: called by the ``Dispatcher`` thread at a bounded rate (20/s by
   default). It turns whatever arrived since the last call into **one** message, or
   none if nothing changed. Frames arrive at 50/s or more; the page gets at most
@@ -29,6 +31,7 @@ import numpy as np
 
 from rmlab.data import Audio, Numpy, RuntimeData
 from rmlab.lab._bokeh import BokehCanvas, Op
+from rmlab.runtime.executor import HopDone
 from rmlab.runtime.session import Output
 
 __all__ = ["Dispatcher", "LatencyPlot", "ScopePlot", "SpectrumPlot"]
@@ -66,7 +69,10 @@ class _Plot(BokehCanvas):
         self.data: dict[str, dict[str, np.ndarray]] = {}
 
     def feed(self, out: Output) -> None:
-        """Take note of one output of the session (consumer thread)."""
+        """Take note of one output of the session (its pump thread)."""
+
+    def feed_hop(self, hop: HopDone) -> None:
+        """Take note of one ``process`` call of a node (the session's pump thread)."""
 
     def feed_input(self, frame: RuntimeData) -> None:
         """Take note of one frame pushed into the session (source thread)."""
@@ -108,11 +114,12 @@ class _Plot(BokehCanvas):
 class LatencyPlot(_Plot):
     """Per-node processing time and end-to-end latency: a rolling series and a histogram.
 
-    From each output's trace: every hop's ``done - recv`` (once per input frame and
-    node, however many outputs carry it) and, for sink outputs, origin to arrival at
-    the session. The series keep the last ``window_s`` seconds (at up to
-    ``max_rate`` frames/s); the histogram counts the same window in logarithmic bins
-    and is redrawn at every fourth flush (5 times a second at 20 flushes/s).
+    A node's series is fed by its ``HopDone`` events (``done - recv`` of each
+    ``process`` call, the samples ``Session.stats()`` summarises, whether or not the
+    call emitted anything); end to end is each sink output's origin to arrival at the
+    session. The series keep the last ``window_s`` seconds (at up to ``max_rate``
+    frames/s); the histogram counts the same window in logarithmic bins and is
+    redrawn at every fourth flush (5 times a second at 20 flushes/s).
     """
 
     def __init__(self, nodes: Sequence[str] = (), sinks: Sequence[str] = (), *,
@@ -131,7 +138,6 @@ class LatencyPlot(_Plot):
             self._key = {s: f"lat{i}" for i, s in enumerate(self.series)}
             self._new: dict[str, list[tuple[float, float]]] = {s: [] for s in self.series}
             self._recent = {s: deque[float](maxlen=self.window) for s in self.series}
-            self._last_seq: dict[str, int] = {}
             self._flushes = 0
             self._t0 = time.monotonic_ns()
             self.data = {}
@@ -151,17 +157,19 @@ class LatencyPlot(_Plot):
             _legend(f)
         self.set_layout(row(ts, hist, sizing_mode="stretch_width"))
 
+    def feed_hop(self, hop: HopDone) -> None:
+        # one sample per event: a coalesced one (hop.count > 1) stands for its calls
+        t = (hop.done_ns - self._t0) / 1e9
+        with self._lock:
+            new = self._new.get(hop.node_id)
+            if new is not None:  # None: a node of another pipeline (a swap's old session)
+                new.append((t, (hop.done_ns - hop.recv_ns) / 1e6))
+
     def feed(self, out: Output) -> None:
         tr = out.trace
-        t = (tr.arrived_ns - self._t0) / 1e9
-        with self._lock:
-            for hop in tr.hops:
-                new = self._new.get(hop.node_id)
-                if new is None or self._last_seq.get(hop.node_id, -2) >= tr.seq >= 0:
-                    continue  # fan-out and multi-output frames carry one hop many times
-                self._last_seq[hop.node_id] = tr.seq
-                new.append((t, (hop.done_ns - hop.recv_ns) / 1e6))
-            if tr.arrived_ns and (out.node_id in self.sinks or not self.sinks):
+        if tr.arrived_ns and (out.node_id in self.sinks or not self.sinks):
+            t = (tr.arrived_ns - self._t0) / 1e9
+            with self._lock:
                 self._new[_E2E].append((t, tr.latency_ns / 1e6))
 
     def _ops(self, snapshot: bool) -> list[Op]:

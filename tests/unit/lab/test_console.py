@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import rmlab
-from rmlab import Audio, Manifest, Node, Param
-from rmlab.audio import ToneSource, write_wav
+from rmlab import Manifest, Node, Param
+from rmlab.audio import FileSink, ToneSource, read_wav, write_wav
 from rmlab.errors import DeviceError, ManifestError, NodeError
 from rmlab.lab import Builder, Console, Lab, _sources
 
@@ -37,6 +37,23 @@ class LabFlaky(Node):
         self.n += 1
         if self.every and self.n % self.every == 0:
             raise ValueError(f"boom at frame {self.n}")
+        return frame
+
+
+class LabCrashOn(Node):
+    """Kills its worker process on the ``at``-th frame (run on "shm" only)."""
+
+    at: int = Param(5, min=1)
+
+    def setup(self) -> None:
+        self.n = 0
+
+    def process(self, frame: Any) -> Any:
+        self.n += 1
+        if self.n == self.at:
+            import os
+
+            os._exit(3)
         return frame
 
 
@@ -131,19 +148,32 @@ def test_stop_then_start_recovers_after_errors(console: Any) -> None:
     assert c.status["outputs"] >= 20 and c.status["errors"] == 0 and c.errors == []
 
 
-def test_a_pipeline_that_ends_by_itself_stops_the_console_and_can_start_again(
+def test_a_session_ended_underneath_stops_the_console_and_can_start_again(
     console: Any,
 ) -> None:
     c = console(chain())
     c.start()
     wait_for(lambda: c.status["outputs"] > 5)
-    c.session.end()  # as a crashed shm node without a restart policy would
+    c.session.end()  # nothing would flow any more: the console must not claim to run
     wait_for(lambda: not c.running)
-    assert c.status["state"] == "stopped" and "stopped by itself" in c.status["note"]
+    assert c.status["state"] == "stopped" and "the session was ended" in c.status["note"]
     assert not c.start_button.disabled
     c.start_button.click()
     wait_for(lambda: c.status.get("outputs", 0) > 5)
     assert c.running
+
+
+@pytest.mark.shm
+def test_a_crashed_shm_node_stops_the_console_with_the_reason(console: Any) -> None:
+    m = Manifest().add("gain", "Gain").add("crash", "LabCrashOn", at=10).connect("gain", "crash")
+    c = console(m, executor="shm")
+    c.start()
+    wait_for(lambda: not c.running, timeout=20)  # no restart policy: the pipeline is over
+    status = c.status
+    assert status["state"] == "stopped" and "node 'crash' crashed" in status["note"]
+    assert status["outputs"] == 9 and status["errors"] == 1  # the crash, from stats()
+    assert any(getattr(e, "node_id", None) == "crash" for e in c.errors)
+    assert 'data-node="crash"' in c.error_panel.value
 
 
 def test_a_param_change_takes_effect_live_without_a_restart(console: Any) -> None:
@@ -253,30 +283,46 @@ def test_the_browser_microphone_streams_through_the_console(console: Any) -> Non
     assert not mic.bound
 
 
-def test_a_speaker_gets_the_shown_nodes_audio(console: Any) -> None:
-    class FakeSpeaker:
-        node = None
-
-        def __init__(self) -> None:
-            self.frames: list[Audio] = []
-            self.started = self.stopped = 0
-
-        def start(self) -> None:
-            self.started += 1
-
-        def stop(self) -> None:
-            self.stopped += 1
-
-        def write(self, frame: Audio) -> None:
-            self.frames.append(frame)
-
-    spk = FakeSpeaker()
-    c = console(chain(gain_db=-6.0), speaker=spk, output="p")
+def test_a_speaker_plays_the_shown_node_across_a_hot_swap(console: Any, tmp_path: Path) -> None:
+    m = Manifest().add("gain", "Gain", gain_db=-6.0).add("quiet", "Gain", gain_db=-20.0)
+    builder = Builder(m.connect("gain", "quiet"))
+    sink = FileSink(tmp_path / "heard.wav")  # a real sink that needs no sound card
+    c = console(builder, speaker=sink, output="gain")  # an inner node: tapped, and played
     c.start()
-    wait_for(lambda: len(spk.frames) >= 10)
+    assert sink.running
+    wait_for(lambda: sink.stats()["frames"] >= 10)
+    builder.add_node("Gain", "loud")  # a second source and sink at 0 dB: a hot swap
+    wait_for(lambda: c.status["swaps"] == 1)
+    played = sink.stats()["frames"]
+    wait_for(lambda: sink.stats()["frames"] >= played + 10)  # it followed the new session
     c.stop()
-    assert spk.started == spk.stopped == 1
-    assert max(float(np.abs(f.samples).max()) for f in spk.frames) == pytest.approx(0.25, rel=0.01)
+    assert not sink.running
+    y, _ = read_wav(tmp_path / "heard.wav")
+    frames = sink.stats()["frames"]
+    assert len(y) == 960 * frames and sink.stats()["errors"] == 0
+    peaks = np.abs(y[:, 0]).reshape(frames, 960).max(axis=1)
+    # every frame is the shown node's (0.5 at -6 dB): never "quiet"'s or "loud"'s
+    np.testing.assert_allclose(peaks, 0.25, rtol=0.01)
+
+
+def test_the_status_counters_come_from_the_sessions_across_a_hot_swap(console: Any) -> None:
+    m = Manifest().add("gain", "Gain").add("flaky", "LabFlaky", every=5).connect("gain", "flaky")
+    builder = Builder(m)
+    tone = ToneSource()
+    c = console(builder, source=tone)
+    c.start()
+    wait_for(lambda: c.status["outputs"] >= 10)
+    builder.add_node("PassThrough", "extra")
+    wait_for(lambda: c.status["swaps"] == 1)
+    wait_for(lambda: c.status["outputs"] >= 30)
+    c.stop()
+    s = c.status
+    assert s["restarts"] == 0 and s["drops"] == 0 and s["e2e_ms"] > 0
+    assert tone.stats()["frames"] == s["pushed"] + s["lost"]  # every push is accounted for
+    assert s["outputs"] >= 30 and s["errors"] >= 6  # "flaky" fails on every 5th call
+    # the panel counts what the run's watcher saw; the status line sums both sessions'
+    # stats(): the same events, so the same number
+    assert f"(&times;{s['errors']})" in c.error_panel.value
 
 
 def test_the_shown_node_is_tapped(console: Any) -> None:

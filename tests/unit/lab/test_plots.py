@@ -1,7 +1,8 @@
 """The live plots without a browser: what each flush sends, and the dispatcher's rate bound.
 
 Plots are fed from real local sessions (a tone pushed as fast as the session takes
-it), and every message a plot sends is captured, so the tests see exactly what the
+it; outputs pulled, ``HopDone`` events from a watcher, as the console's watcher feeds
+them), and every message a plot sends is captured, so the tests see exactly what the
 page would receive: one message per flush, columns as float32 buffers.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -18,8 +19,16 @@ import rmlab
 from rmlab.audio import ToneSource
 from rmlab.lab import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot
 from rmlab.lab._bokeh import BokehCanvas
+from rmlab.runtime.executor import HopDone
 
 pytestmark = pytest.mark.unit
+
+
+class LabHoldAll(rmlab.Node):
+    """Takes every frame and returns nothing (a node that only buffers, or counts)."""
+
+    def process(self, frame: Any) -> None:
+        return None
 
 
 class Sent:
@@ -42,10 +51,19 @@ class Sent:
         return out
 
 
-def run_tone(manifest: rmlab.Manifest, frames: int, freq: float = 440.0) -> tuple[list, list]:
-    """Push ``frames`` 20 ms tone frames through a local session; (inputs, outputs)."""
+class Run(NamedTuple):
+    """What went into a session and came out: outputs (pulled) and hops (watched)."""
+
+    inputs: list[rmlab.Audio]
+    outputs: list[rmlab.Output]
+    hops: list[HopDone]
+
+
+def run_tone(manifest: rmlab.Manifest, frames: int, freq: float = 440.0) -> Run:
+    """Push ``frames`` 20 ms tone frames through a local session."""
     tone = ToneSource(freq, 0.5, realtime=False, duration=frames * 960 / 48000)
     inputs: list[rmlab.Audio] = []
+    hops: list[HopDone] = []
 
     class Recorder:
         def push(self, frame: Any) -> None:
@@ -53,10 +71,11 @@ def run_tone(manifest: rmlab.Manifest, frames: int, freq: float = 440.0) -> tupl
             session.push(frame)
 
     with rmlab.open_session(manifest, "local", backpressure="block") as session:
+        session.watch(lambda ev: hops.append(ev) if isinstance(ev, HopDone) else None)
         tone.start(Recorder()).wait(10)
         session.end()
         outputs = list(session)
-    return inputs, outputs
+    return Run(inputs, outputs, hops)
 
 
 CHAIN = rmlab.Manifest(name="chain").add("gain", "Gain", gain_db=-6.0).add("p", "PassThrough")
@@ -64,12 +83,15 @@ CHAIN.connect("gain", "p")
 
 
 def test_latency_plot_batches_every_output_into_one_message() -> None:
-    _, outputs = run_tone(CHAIN, 40)
+    run = run_tone(CHAIN, 40)
+    outputs = run.outputs
     plot = LatencyPlot(["gain", "p"], ["p"])
     sent = Sent(plot)
     plot._flushes = 3  # the next flush is one that redraws the histogram
     for out in outputs:
         plot.feed(out)
+    for hop in run.hops:
+        plot.feed_hop(hop)
     assert plot.flush() is True
     assert len(sent.messages) == 1 and plot.sent == 1
     content, _ = sent.messages[0]
@@ -89,32 +111,41 @@ def test_latency_plot_batches_every_output_into_one_message() -> None:
     assert not any(op["source"].endswith("h") for op in sent.messages[-1][0]["ops"])
 
 
-def test_latency_plot_counts_a_shared_hop_once() -> None:
+def test_latency_plot_shows_one_point_per_process_call() -> None:
     fan = rmlab.Manifest().add("a", "PassThrough").add("b", "PassThrough").add("c", "PassThrough")
-    fan.connect("a", "b").connect("a", "c")
-    _, outputs = run_tone(fan, 10)
-    assert len(outputs) == 20  # b and c each return every frame, both carry a's hop
-    plot = LatencyPlot(["a", "b", "c"], ["b", "c"])
+    fan.add("hold", "LabHoldAll").connect("a", "b").connect("a", "c").connect("a", "hold")
+    run = run_tone(fan, 10)
+    assert len(run.outputs) == 20  # b and c each return every frame, both carry a's hop
+    plot = LatencyPlot(["a", "b", "c", "hold"], ["b", "c", "hold"])
     Sent(plot)
-    for out in outputs:
+    for out in run.outputs:
         plot.feed(out)
+    for hop in run.hops:
+        plot.feed_hop(hop)
     plot.flush()
-    assert [len(plot.data[plot._key[s]]["y"]) for s in ("a", "b", "c", "end to end")] == [
-        10, 10, 10, 20
+    # "hold" returns nothing (no output carries its hop) and still ran 10 times
+    assert [len(plot.data[plot._key[s]]["y"]) for s in ("a", "b", "c", "hold", "end to end")] == [
+        10, 10, 10, 10, 20
     ]  # fmt: skip
+    gain = [h for h in run.hops if h.node_id == "a"]
+    np.testing.assert_allclose(plot.data[plot._key["a"]]["y"],  # float32 on the wire
+                               [max((h.done_ns - h.recv_ns) / 1e6, 1e-3) for h in gain],
+                               rtol=1e-6)  # fmt: skip
 
 
 def test_latency_series_roll_over_and_a_new_view_gets_a_snapshot() -> None:
-    _, outputs = run_tone(CHAIN, 30)
+    hops = [h for h in run_tone(CHAIN, 30).hops if h.node_id == "gain"]
+    assert len(hops) == 30
     plot = LatencyPlot(["gain", "p"], ["p"], window_s=0.2, max_rate=100)  # 20 points
     sent = Sent(plot)
-    for out in outputs[:15]:
-        plot.feed(out)
+    for hop in hops[:15]:
+        plot.feed_hop(hop)
     plot.flush()
-    for out in outputs[15:]:
-        plot.feed(out)
+    for hop in hops[15:]:
+        plot.feed_hop(hop)
     plot.flush()
     key = plot._key["gain"]
+    assert sent.messages[-1][0]["ops"][0]["source"] == key
     assert sent.messages[-1][0]["ops"][0]["mode"] == "stream"
     assert sent.messages[-1][0]["ops"][0]["rollover"] == 20
     assert len(plot.data[key]["x"]) == 20  # the mirror rolled over like the page
@@ -126,7 +157,7 @@ def test_latency_series_roll_over_and_a_new_view_gets_a_snapshot() -> None:
 
 
 def test_scope_shows_the_last_input_and_output_samples() -> None:
-    inputs, outputs = run_tone(CHAIN, 10)
+    inputs, outputs, _ = run_tone(CHAIN, 10)
     scope = ScopePlot(window_ms=20, max_points=10_000)
     scope.reset(["gain", "p"], ["p"])
     sent = Sent(scope)
@@ -157,7 +188,7 @@ def test_scope_thins_to_max_points_and_shows_numpy_arrays_as_they_are() -> None:
 
 
 def test_spectrum_peaks_at_the_tone_at_its_level() -> None:
-    _, outputs = run_tone(CHAIN, 5, freq=1000.0)
+    outputs = run_tone(CHAIN, 5, freq=1000.0).outputs
     spectrum = SpectrumPlot(n_fft=2048)
     spectrum.reset(["gain", "p"], ["p"])
     sent = Sent(spectrum)
@@ -189,7 +220,7 @@ def test_plots_show_the_chosen_node_only() -> None:
 
 
 def test_dispatcher_sends_at_most_rate_messages_however_fast_frames_come() -> None:
-    _, outputs = run_tone(CHAIN, 5)
+    outputs = run_tone(CHAIN, 5).outputs
     plot = LatencyPlot(["gain", "p"], ["p"], window_s=100)
     sent = Sent(plot)
     d = Dispatcher([plot], rate=10).start()
@@ -243,7 +274,7 @@ def test_page_messages_bokeh_on_request_and_errors_kept() -> None:
 def test_a_page_that_falls_behind_gets_fewer_fresher_updates() -> None:
     from rmlab.lab._bokeh import MAX_IN_FLIGHT
 
-    _, outputs = run_tone(CHAIN, 2 * MAX_IN_FLIGHT + 4)
+    outputs = run_tone(CHAIN, 2 * MAX_IN_FLIGHT + 4).outputs
     plot = LatencyPlot(["gain", "p"], ["p"])
     sent = Sent(plot)
     feed = iter(outputs)
@@ -259,7 +290,7 @@ def test_a_page_that_falls_behind_gets_fewer_fresher_updates() -> None:
     assert plot.held == 2 and len(sent.messages) == MAX_IN_FLIGHT + 1
     plot._handle_custom_msg({"type": "drawn", "seq": MAX_IN_FLIGHT}, [])  # it caught up
     assert flush_one() is True
-    key = plot._key["gain"]
+    key = plot._key["end to end"]
     held_back = len(sent.columns()[key]["y"])
     assert held_back == 3  # the two held frames came with this one: nothing lost
     plot._handle_custom_msg({"type": "ready"}, [])  # a new view owes nothing
