@@ -173,7 +173,10 @@ class Cancel:
                 return
             self._set = True
             callbacks, self._callbacks = self._callbacks, []
-        os.write(self._w, b"\x01")  # never drained: stays readable
+        try:
+            os.write(self._w, b"\x01")  # never drained: stays readable
+        except OSError:  # closed already: nobody is left to wake
+            pass
         for fn in callbacks:
             fn()
 

@@ -390,7 +390,9 @@ class Session:
         self._inside.depth -= 1
         with self._gate:
             self._inflight -= 1
-            last = self._state == "closed" and self._inflight == 0 and not self._ex_closed
+            # close() sets the cancel signal before it waits: from then on the last one out
+            # releases the executor
+            last = self._cancel.is_set() and self._inflight == 0 and not self._ex_closed
             if last:
                 self._ex_closed = True
             self._gate.notify_all()

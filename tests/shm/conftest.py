@@ -43,8 +43,13 @@ def no_leaks(monkeypatch: pytest.MonkeyPatch):
     yield opened
     left = [x for sid in opened for x in session_leftovers(sid)]
     assert not left, f"left behind: {left}"
-    workers = [p for p in _worker_pids() if _parent(p) == os.getpid()]
+    workers = worker_children()
     assert not workers, f"worker processes left behind: {workers}"
+
+
+def worker_children() -> list[int]:
+    """Worker processes started by this process that still run."""
+    return [p for p in _worker_pids() if _parent(p) == os.getpid() and alive(p)]
 
 
 def alive(pid: int) -> bool:
