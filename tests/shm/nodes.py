@@ -64,3 +64,25 @@ class SSlowSetup(Node):
 
     def process(self, frame: RuntimeData) -> RuntimeData:
         return frame
+
+
+class STitle(Node):
+    """Emit how this worker process is named: its command line and its ``comm``."""
+
+    def process(self, frame: RuntimeData) -> Json:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        with open("/proc/self/comm") as f:
+            comm = f.read().strip()
+        return Json({"argv": [a.decode() for a in argv if a], "comm": comm})
+
+
+class SBadInit(Node):
+    """Fail while the node is created (its params are fine; its constructor is not)."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        raise OSError("no licence server")
+
+    def process(self, frame: RuntimeData) -> RuntimeData:
+        return frame

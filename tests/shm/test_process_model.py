@@ -230,3 +230,12 @@ def test_a_session_opened_on_a_short_lived_thread_keeps_its_workers() -> None:
         time.sleep(0.2)
         s.push(0)
         assert s.pull(timeout=10).data.value > 0
+
+
+def test_workers_are_named_in_ps_and_top() -> None:
+    m = Manifest().add("my-gain", "STitle")
+    with open_session(m, "shm", session_id="titled") as s:
+        s.push(1)
+        got = s.pull(timeout=10).data.value
+    assert "--session=titled" in got["argv"] and "--node=my-gain" in got["argv"]
+    assert got["comm"] == "rmlab:my-gain"
