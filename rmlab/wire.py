@@ -78,7 +78,7 @@ from rmlab.data import (
 )
 from rmlab.errors import WireError
 
-__all__ = ["decode", "encode", "encode_into", "encoded_size"]
+__all__ = ["Prepared", "decode", "encode", "encode_into", "encoded_size", "prepare"]
 
 _HEAD = struct.Struct("<BH")  # tag, session_len
 _TAIL = struct.Struct("<QI")  # timestamp_us, payload_len
@@ -416,6 +416,36 @@ def encoded_size(data: RuntimeData) -> int:
     """Bytes ``encode_into(data, buf)`` will write: the size to loan from iceoryx2."""
     _, plan, sid = _plan(data)
     return _HEADER + len(sid) + len(plan[0]) + plan[2]
+
+
+class Prepared:
+    """A frame planned once: ``size`` to loan, then ``into(buf)`` writes it (hot paths).
+
+    ``encoded_size`` followed by ``encode_into`` plans the frame twice (metadata
+    packed, session id encoded, layout looked up); a shared-memory publisher that
+    must know the size before it can loan the memory to write into uses this instead.
+    """
+
+    __slots__ = ("_data", "_plan", "_sid", "_tag", "size")
+
+    def __init__(self, data: RuntimeData):
+        self._tag, self._plan, self._sid = _plan(data)
+        self._data = data
+        self.size: int = _HEADER + len(self._sid) + len(self._plan[0]) + self._plan[2]
+
+    def into(self, buf: Any) -> int:
+        """Write the frame at offset 0 of ``buf`` (writable, at least ``size`` bytes)."""
+        mv = (
+            buf
+            if type(buf) is memoryview and buf.format == "B" and not buf.readonly
+            else (_writable(buf))
+        )
+        return _write(self._data, self._tag, self._plan, self._sid, mv)
+
+
+def prepare(data: RuntimeData) -> Prepared:
+    """Plan ``data`` for encoding once; see ``Prepared``."""
+    return Prepared(data)
 
 
 def _writable(buf: Any) -> memoryview:

@@ -272,7 +272,7 @@ class Sink(_Endpoint):
         super().start(session)
         if session is not None:
             try:
-                self._watch = session.watch(_SinkWatcher(self, self._handoff))
+                self._watch = session.watch(_SinkWatcher(self, self._handoff), consumes=True)
             except BaseException:
                 self.stop()
                 raise

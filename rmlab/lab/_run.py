@@ -120,10 +120,12 @@ class Run:
                 session = self.session  # replaced meanwhile: the new session takes it
         self._in_times.append(time.monotonic())
 
-    def watch(self, watcher: Watcher | Callable[[Any], None]) -> _Following:
+    def watch(
+        self, watcher: Watcher | Callable[[Any], None], *, consumes: bool = False
+    ) -> _Following:
         """Deliver the events of the current session, and of every session a hot swap
         brings, to ``watcher`` (what a sink started on the run does)."""
-        f = _Following(self, watcher)
+        f = _Following(self, watcher, consumes)
         with self._lock:
             if self._stopping.is_set():
                 raise SessionClosed("the console stopped this run")
@@ -225,7 +227,7 @@ class Run:
             with self._lock:
                 for t in sorted(self.taps & set(session.graph.order)):
                     session.tap(t)
-                session.watch(_Feed(self, session))
+                session.watch(_Feed(self, session), consumes=True)
                 for f in self._following:
                     f.attach(session)
                 old = getattr(self, "session", None)
@@ -285,9 +287,10 @@ class _Feed(Watcher):
 class _Following:
     """``Run.watch``'s handle: one watcher attached to each session the run runs."""
 
-    def __init__(self, run: Run, watcher: Watcher | Callable[[Any], None]) -> None:
+    def __init__(self, run: Run, watcher: Watcher | Callable[[Any], None], consumes: bool) -> None:
         self.run = run
         self.watcher = watcher
+        self.consumes = consumes
         self._watches: list[Watch] = []
 
     @property
@@ -299,7 +302,8 @@ class _Following:
         """Watch ``session`` too (the caller holds the run's lock)."""
         if self.error is None:
             # the replaced session's handle goes with it; keep the last one for its error
-            self._watches = [*self._watches[-1:], session.watch(self.watcher)]
+            w = session.watch(self.watcher, consumes=self.consumes)
+            self._watches = [*self._watches[-1:], w]
 
     def close(self) -> None:
         """Stop delivering events to the watcher. Idempotent."""

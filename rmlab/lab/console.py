@@ -509,8 +509,8 @@ class _Shown:
     def closed(self) -> bool:
         return self._run.closed
 
-    def watch(self, watcher: Watcher) -> Any:
-        return self._run.watch(_OnlyShown(watcher, self._console._shows))
+    def watch(self, watcher: Watcher, *, consumes: bool = False) -> Any:
+        return self._run.watch(_OnlyShown(watcher, self._console._shows), consumes=consumes)
 
 
 class _OnlyShown(Watcher):

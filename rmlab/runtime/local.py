@@ -157,24 +157,31 @@ class LocalExecutor:
             t1 = time.monotonic_ns()
             put(HopDone(nid, t0, t1))
             if outs:
-                hops = (*trace.hops, Hop(nid, t0, t1))
-                self._emit(nid, outs, Trace(trace.seq, trace.origin_ns, hops), work)
+                self._emit(nid, outs, trace, Hop(nid, t0, t1), work)
 
     def _emit(
         self,
         nid: str,
         outs: list[RuntimeData],
         trace: Trace,
+        hop: Hop,
         work: deque[tuple[str, str | None, RuntimeData, Trace]],
     ) -> None:
+        """Deliver ``outs`` (if ``nid`` is a sink or tapped) and queue them for successors.
+
+        One ``Trace`` per output: the delivered one carries its arrival time, the one
+        that travels on is shared by every successor.
+        """
         successors = self.graph.successors[nid]
+        hops = (*trace.hops, hop)
+        onward = Trace(trace.seq, trace.origin_ns, hops) if successors else trace
         deliver = self._deliver[nid]
         for out in outs:
             if deliver:
-                arrived = Trace(trace.seq, trace.origin_ns, trace.hops, time.monotonic_ns())
+                arrived = Trace(trace.seq, trace.origin_ns, hops, time.monotonic_ns())
                 self._events.put(Output(nid, out, arrived))
             for s in successors:
-                work.append((s, nid, out, trace))
+                work.append((s, nid, out, onward))
 
     def _flush_all(self) -> None:
         for nid in self.graph.order:
@@ -186,7 +193,7 @@ class LocalExecutor:
                 continue
             t1 = time.monotonic_ns()
             work: deque[tuple[str, str | None, RuntimeData, Trace]] = deque()
-            self._emit(nid, outs, Trace(-1, t0, (Hop(nid, t0, t1),)), work)
+            self._emit(nid, outs, Trace(-1, t0), Hop(nid, t0, t1), work)
             self._dispatch(work)
 
     def _fail(self, error: NodeError) -> None:

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from rmlab.data import EndOfInput, RuntimeData, as_data
-from rmlab.errors import ManifestError, NodeError, SessionClosed, SessionError, Timeout
+from rmlab.errors import ManifestError, SessionClosed, SessionError, Timeout
 from rmlab.runtime.executor import (
     Backpressure,
     Cancel,
@@ -154,7 +154,10 @@ class Session:
                 raise Timeout(self._timeout_message(timeout))
             if self._pump is None and self._rx.acquire(blocking=False):
                 try:
-                    if self._receive_now():
+                    got, first = self._receive_now(take=True)
+                    if first is not None:  # the usual case: straight to the caller
+                        return self._unwrap(first)
+                    if got:
                         continue
                     self._wait_executor(remaining)
                 finally:
@@ -222,15 +225,18 @@ class Session:
             self._leave()
         return self
 
-    def watch(self, watcher: Watcher | Callable[[Event], None]) -> Watch:
+    def watch(self, watcher: Watcher | Callable[[Event], None], *, consumes: bool = False) -> Watch:
         """Deliver every event of this session to ``watcher`` as well; returns its handle.
 
         ``watcher`` is a ``Watcher`` (override the ``on_*`` methods you need) or a
         function of one event. Watchers run on the thread that receives events: once
         one is attached, a pump thread receives them, so watchers are fed whether or
-        not anybody pulls. ``pull()`` keeps working beside them; with watchers in
-        "drop-oldest" mode it keeps only the newest ``queue_size`` outputs, since a
-        watched session need not be pulled. ``handle.close()`` detaches.
+        not anybody pulls. ``pull()`` keeps working beside them. Outputs kept for
+        ``pull()`` are bounded by ``queue_size`` (newest kept) in "drop-oldest" mode,
+        and in "block" mode too while a watcher with ``consumes=True`` is attached
+        (a speaker, a file writer, the console: the outputs are theirs, so a session
+        nobody pulls does not grow); otherwise "block" keeps every output for
+        ``pull()``. ``handle.close()`` detaches.
         """
         if not isinstance(watcher, Watcher):
             if not callable(watcher):
@@ -242,6 +248,7 @@ class Session:
         if self._state == "closed":
             self._check_open("watch")
         w = Watch(watcher, self._unwatch)
+        w.consumes = bool(consumes)
         with self._cond:
             self._watches = (*self._watches, w)
         if self._pump is None:
@@ -400,6 +407,20 @@ class Session:
             self._close_executor()
 
     def _close_executor(self) -> None:
+        # what the executor reported but nobody received yet still reaches stats() and
+        # the watchers (an error panel must agree with the error count)
+        try:
+            events = self._ex.receive()
+        except Exception:  # a failing executor is closed all the same
+            events = []
+        for ev in events:
+            self._stats.on_event(ev)
+            for w in self._watches:
+                try:
+                    w.watcher.on_event(ev)
+                except Exception as exc:
+                    w.error = exc
+                    self._unwatch(w)
         try:
             self._ex.close()
         finally:
@@ -407,26 +428,30 @@ class Session:
 
     # -- receiving events ------------------------------------------------------------------
 
-    def _receive_now(self) -> int:
-        """Receive and dispatch what the executor has (hold ``_rx``); how many events."""
+    def _receive_now(self, take: bool = False) -> tuple[int, Any]:
+        """Receive and dispatch what the executor has (hold ``_rx``).
+
+        Returns how many events came and, with ``take``, the first item for the
+        caller when nothing else waits in the pull queue (it then skips the queue).
+        """
         try:
             self._enter("pull")
         except SessionClosed:
-            return 0
+            return 0, None
         try:
             events = self._ex.receive()
         finally:
             self._leave()
-        if events:
-            self._dispatch(events)
-        return len(events)
+        if not events:
+            return 0, None
+        return len(events), self._dispatch(events, take)
 
     def _receive_if_free(self) -> int:
         """Receive now unless another thread is receiving (then it dispatches for us)."""
         if self._pump is not None or not self._rx.acquire(blocking=False):
             return 0
         try:
-            return self._receive_now()
+            return self._receive_now()[0]
         finally:
             self._rx.release()
 
@@ -445,7 +470,10 @@ class Session:
         finally:
             self._leave()
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[Event], take: bool = False) -> Any:
+        """Feed events to the statistics and watchers; outputs and errors to the pull
+        queue. With ``take`` (a pull that received them itself) the first one is
+        returned instead, if nothing is queued ahead of it."""
         stats = self._stats.on_event
         watches = self._watches
         keep: list[Any] = []
@@ -465,13 +493,19 @@ class Session:
                 keep.append(_END)
                 self._end_received = True
         if not keep:
-            return
+            return None
+        if take and not self._pending and len(keep) == 1 and not self._async_waiters:
+            return keep[0]  # one output for the one thread that asked: no queue, no notify
+        first = None
         with self._cond:
+            if take and not self._pending:
+                first = keep.pop(0)
             self._pending.extend(keep)
-            if watches and self.backpressure == "drop-oldest":
+            if watches and (self.backpressure == "drop-oldest" or any(w.consumes for w in watches)):
                 self._bound_pending()
             self._cond.notify_all()
             self._wake_async()
+        return first
 
     def _bound_pending(self) -> None:
         extra = sum(isinstance(x, Output) for x in self._pending) - self.queue_size
@@ -488,8 +522,16 @@ class Session:
     def _run_pump(self) -> None:
         with self._rx:
             while self._state != "closed":
-                if self._receive_now():
-                    continue
+                try:
+                    if self._receive_now()[0]:
+                        continue
+                except Exception as exc:  # the executor failed: tell everyone, then stop
+                    self._dispatch([Ended(f"the executor failed: {exc}")])
+                    with self._cond:
+                        self._pending.appendleft(exc)  # pull() raises it, before the end
+                        self._cond.notify_all()
+                        self._wake_async()
+                    return
                 if self._end_received:
                     return  # nothing more will come
                 self._wait_executor(None)
@@ -527,7 +569,7 @@ class Session:
                 self._pending.appendleft(_END)  # every later pull sees the end too
                 self._cond.notify_all()
             raise self._closed_error()
-        if isinstance(item, NodeError):
+        if isinstance(item, BaseException):  # a NodeError, or the executor's own failure
             raise item
         return item
 

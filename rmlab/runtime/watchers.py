@@ -80,6 +80,8 @@ class Watch:
         self.watcher = watcher
         self.error: BaseException | None = None
         """What the watcher raised, if it did (it was detached then)."""
+        self.consumes = False
+        """The watcher takes the outputs for itself (see ``Session.watch``)."""
         self._detach = detach
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 from rmlab.data import RuntimeData
 from rmlab.errors import ExecutorError, WireError
 from rmlab.runtime.shm._errors import board_error, iox_error
-from rmlab.wire import decode, encode_into, encoded_size
+from rmlab.wire import decode, prepare
 
 __all__ = [
     "KIND_DATA",
@@ -328,7 +328,8 @@ class Outlet:
     ) -> None:
         """Publish one frame (or a raw error record) with its trace, then wake consumers."""
         raw = isinstance(data, bytes)
-        n = len(data) if raw else encoded_size(data)
+        prepared = None if raw else prepare(data)  # planned once: size, then the write
+        n = len(data) if raw else prepared.size  # type: ignore[union-attr]
         if n > self.max_frame:
             raise ExecutorError(
                 f"{self.label}: a {n:,}-byte frame exceeds the session's max_frame_bytes="
@@ -344,7 +345,7 @@ class Outlet:
         if raw:
             ctypes.memmove(dst, data, n)
         else:
-            encode_into(data, memoryview(dst).cast("B"))
+            prepared.into(memoryview(dst).cast("B"))  # type: ignore[union-attr]
         h = TraceHeader.from_address(sample.user_header_ptr)
         if src is not None:
             ctypes.memmove(ctypes.addressof(h), ctypes.addressof(src), HEADER_SIZE)

@@ -320,7 +320,8 @@ def test_the_status_counters_come_from_the_sessions_across_a_hot_swap(console: A
     s = c.status
     assert s["restarts"] == 0 and s["drops"] == 0 and s["e2e_ms"] > 0
     assert tone.stats()["frames"] == s["pushed"] + s["lost"]  # every push is accounted for
-    assert s["outputs"] >= 30 and s["errors"] >= 6  # "flaky" fails on every 5th call
+    # "flaky" fails on every 5th call of each session (outputs include "extra"'s, a sink too)
+    assert s["outputs"] >= 30 and s["errors"] >= 2
     # the panel counts what the run's watcher saw; the status line sums both sessions'
     # stats(): the same events, so the same number
     assert f"(&times;{s['errors']})" in c.error_panel.value
