@@ -48,7 +48,14 @@ def test_every_exported_name_exists_and_is_documented() -> None:
 
 
 def test_public_submodules() -> None:
-    assert set(rmlab.wire.__all__) == {"decode", "encode", "encode_into", "encoded_size"}
+    assert set(rmlab.wire.__all__) == {
+        "Prepared",
+        "decode",
+        "encode",
+        "encode_into",
+        "encoded_size",
+        "prepare",
+    }
     assert set(rmlab.nodes.__all__) >= {"Node", "Param", "node", "available", "lookup", "register"}
 
 
