@@ -5,8 +5,9 @@ the results back, with every node in its own process over iceoryx2 shared memory
 
 The public surface is exactly ``__all__`` (a test keeps it honest). Public
 submodules: ``rmlab.wire`` (the frame codec), ``rmlab.nodes`` (the node SDK and
-library), ``rmlab.audio`` (sources and sinks), ``rmlab.lab`` (notebook widgets) and
-``rmlab.testing`` (``run_node``); everything else is internal. ``Stats``,
+library), ``rmlab.audio`` (sources and sinks), ``rmlab.lab`` (notebook widgets),
+``rmlab.events`` (watchers and the events sessions report) and ``rmlab.testing``
+(``run_node``); everything else is internal. ``Stats``,
 ``LatencyStats``, ``Trace`` and ``Hop`` are exported because public calls return
 them (``Session.stats()``, ``Output.trace``).
 """

@@ -25,8 +25,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from rmlab.errors import ManifestError
-from rmlab.manifest import NodeSpec
+from rmlab import ManifestError, NodeSpec
 from rmlab.nodes import Node, Param, lookup
 
 __all__ = ["Field", "ParamForm", "field_for", "node_header", "param_key", "param_value"]

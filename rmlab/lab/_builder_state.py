@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from rmlab import Manifest, ManifestError
 from rmlab._graph import cycle_edges, depths
-from rmlab.errors import ManifestError
-from rmlab.manifest import Manifest
 from rmlab.nodes import Node, available, lookup
 
 __all__ = [

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rmlab.errors import ManifestError
-from rmlab.manifest import Manifest
+from rmlab import Manifest, ManifestError
 from rmlab.nodes import lookup
 
 __all__ = ["param_changes", "validated"]

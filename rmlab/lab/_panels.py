@@ -13,7 +13,7 @@ import threading
 import traceback
 from typing import Any
 
-from rmlab.errors import ManifestError, NodeError
+from rmlab import ManifestError, NodeError
 
 __all__ = ["ErrorLog", "status_html"]
 

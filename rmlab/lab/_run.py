@@ -41,13 +41,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rmlab.data import RuntimeData
-from rmlab.errors import NodeError, SessionClosed, SessionError
-from rmlab.manifest import Manifest
-from rmlab.runtime.executor import HopDone
-from rmlab.runtime.session import Output, Session, open_session
-from rmlab.runtime.trace import Stats
-from rmlab.runtime.watchers import Watch, Watcher
+from rmlab import (
+    Manifest,
+    NodeError,
+    Output,
+    RuntimeData,
+    Session,
+    SessionClosed,
+    SessionError,
+    Stats,
+    open_session,
+)
+from rmlab.events import HopDone, Watch, Watcher
 
 __all__ = ["Run"]
 

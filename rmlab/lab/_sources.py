@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rmlab.errors import DeviceError
+from rmlab import DeviceError
 
 __all__ = ["KINDS", "SOURCES", "kind_of", "make_source", "mic_problem"]
 

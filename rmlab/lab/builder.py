@@ -42,11 +42,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from rmlab.errors import ManifestError
+from rmlab import Manifest, ManifestError, NodeSpec
 from rmlab.lab import _builder_state as state
 from rmlab.lab._builder_canvas import GraphCanvas, Malformed, dispatch
 from rmlab.lab._builder_form import ParamForm, param_key, param_value
-from rmlab.manifest import Manifest, NodeSpec
 from rmlab.nodes import Node, lookup, plain
 
 __all__ = ["Builder", "Change", "GraphCanvas"]

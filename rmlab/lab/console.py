@@ -35,18 +35,15 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from rmlab.errors import SessionClosed
+from rmlab import Manifest, Output, Session, SessionClosed
+from rmlab._graph import topo_order
+from rmlab.events import Event, HopDone, Watcher
 from rmlab.lab import _sources
 from rmlab.lab._bokeh import ShownWithBokeh
 from rmlab.lab._live import param_changes, validated
 from rmlab.lab._panels import ErrorLog, status_html
 from rmlab.lab._run import Run
 from rmlab.lab.plots import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot
-from rmlab.manifest import Manifest
-from rmlab.runtime.executor import Event, HopDone
-from rmlab.runtime.graph import Graph
-from rmlab.runtime.session import Output, Session
-from rmlab.runtime.watchers import Watcher
 
 __all__ = ["Console"]
 
@@ -273,14 +270,14 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._state = "starting"
         self._render()
         source = self._new_source()
-        graph = Graph.compile(manifest)
+        order, sinks = _order_and_sinks(manifest)
         self._run = run = Run(
             manifest, self.executor_picker.value, on_output=self._on_output_frame,
             on_hop=self._on_hop, on_error=self._report, on_end=self._on_end,
             on_input=self.scope.feed_input if self.scope else None,
         )  # fmt: skip
         for p in self.plots:
-            p.reset(graph.order, graph.sinks)
+            p.reset(order, sinks)
         self._refresh_outputs(self.output_picker.value)
         self._tap_shown()
         self.dispatcher.start()
@@ -371,10 +368,11 @@ class Console(ShownWithBokeh, widgets.VBox):
                 self._set_note("applied live: " + _describe(changes))
                 return
         self._set_note(_SWAPPING)
-        graph = Graph.compile(new)
+        new.validate()
+        order, sinks = _order_and_sinks(new)
         for p in self.plots:
-            p.reset(graph.order, graph.sinks)
-        run.taps.intersection_update(graph.order)
+            p.reset(order, sinks)
+        run.taps.intersection_update(order)
         run.swap(new)
 
     # -- handlers ------------------------------------------------------------------------
@@ -458,11 +456,14 @@ class Console(ShownWithBokeh, widgets.VBox):
     def _refresh_outputs(self, wanted: str | None) -> None:
         m = self.manifest
         try:
-            order = list(Graph.compile(m).order) if not m.problems() else [n.id for n in m]
-            sinks = [n for n in order if not any(c.source == n for c in m.connections)]
+            if m.problems():  # mid-edit: the ids as they are
+                order = tuple(n.id for n in m)
+                sinks = tuple(n for n in order if not any(c.source == n for c in m.connections))
+            else:
+                order, sinks = _order_and_sinks(m)
         except Exception:  # mid-edit: whatever ids there are
             order = sinks = [n.id for n in m]
-        options = sinks + [n for n in order if n not in sinks]
+        options = [*sinks, *(n for n in order if n not in sinks)]
         value = wanted if wanted in options else (options[0] if options else None)
         self.output_picker.options = options
         self.output_picker.value = value
@@ -533,3 +534,12 @@ def _made(kind: type[widgets.Widget], css_class: str, **kwargs: Any) -> Any:
 
 def _describe(changes: dict[str, dict[str, Any]]) -> str:
     return ", ".join(f"{nid}.{k} = {v!r}" for nid, p in changes.items() for k, v in p.items())
+
+
+def _order_and_sinks(m: Manifest) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A valid manifest's node ids in topological order, and its sinks (the plots' lines)."""
+    succ: dict[str, list[str]] = {n.id: [] for n in m}
+    for c in m.connections:
+        succ[c.source].append(c.target)
+    order = tuple(topo_order(succ))
+    return order, tuple(n for n in order if not succ[n])

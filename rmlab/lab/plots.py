@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from rmlab.data import Audio, Numpy, RuntimeData
+from rmlab import Audio, Numpy, Output, RuntimeData
+from rmlab.events import HopDone
 from rmlab.lab._bokeh import BokehCanvas, Op
-from rmlab.runtime.executor import HopDone
-from rmlab.runtime.session import Output
 
 __all__ = ["Dispatcher", "LatencyPlot", "ScopePlot", "SpectrumPlot"]
 

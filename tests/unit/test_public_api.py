@@ -7,6 +7,7 @@ import pytest
 
 import rmlab
 import rmlab.errors
+import rmlab.events
 import rmlab.nodes
 import rmlab.wire
 
@@ -57,6 +58,28 @@ def test_public_submodules() -> None:
         "prepare",
     }
     assert set(rmlab.nodes.__all__) >= {"Node", "Param", "node", "available", "lookup", "register"}
+    assert set(rmlab.events.__all__) == {
+        "Dropped", "Ended", "Event", "HopDone", "NodeFailed", "NodeRestarted", "Output",
+        "Watch", "Watcher",
+    }  # fmt: skip
+
+
+def test_the_lab_uses_only_the_public_api() -> None:
+    import ast
+    import pathlib
+
+    public = {"rmlab", "rmlab.events", "rmlab.nodes", "rmlab.audio", "rmlab.wire"}
+    shared = {"rmlab._graph", "rmlab._widget"}  # private infrastructure the lab is built on
+    lab = pathlib.Path(rmlab.__file__).parent / "lab"
+    bad = []
+    for path in sorted(lab.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                mod = node.module
+                if mod.startswith("rmlab") and not mod.startswith("rmlab.lab"):
+                    if mod not in public | shared and not mod.startswith("rmlab.audio"):
+                        bad.append(f"{path.name}:{node.lineno}: from {mod} import ...")
+    assert not bad, "the lab must use rmlab's public API:\n" + "\n".join(bad)
 
 
 def test_audio_surface() -> None:
