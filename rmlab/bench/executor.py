@@ -66,7 +66,7 @@ def _session_rig(executor: str, n: int, frame: np.ndarray, live: bool = False) -
         s.push(frame)
         s.pull(timeout=10)
 
-    pids = [w.proc.pid for w in getattr(s, "_workers", {}).values()]
+    pids = [p for p in s.pids.values() if p is not None]
     drops = lambda: sum(s.stats().drops.values())  # noqa: E731
     return Rig(f"{executor} x{n}", step, s.close, pids, drops)
 

@@ -50,8 +50,10 @@ __all__ = [
     "NodeFailed",
     "NodeRestarted",
     "Output",
+    "close_fds",
     "executor_class",
     "executor_names",
+    "refuse_options",
     "register_executor",
 ]
 
@@ -181,11 +183,24 @@ class Cancel:
             fn()
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fds(self._r, self._w)
+
+
+def close_fds(*fds: int) -> None:
+    """Close file descriptors, ignoring those already closed."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def refuse_options(executor: str, context: ExecutorContext) -> None:
+    """For executors that take no options of their own: name the ones given."""
+    if context.options:
+        raise ExecutorError(
+            f"the {executor} executor takes no options; got {', '.join(sorted(context.options))}"
+        )
 
 
 # -- the registry --------------------------------------------------------------------
@@ -311,8 +326,4 @@ class EventBuffer:
             return out
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fds(self._r, self._w)

@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any
 
 from rmlab.data import RuntimeData
-from rmlab.errors import ExecutorError, NodeError, SessionClosed
+from rmlab.errors import NodeError, SessionClosed
 from rmlab.nodes.base import Node, run_flush, run_process, run_update
 from rmlab.runtime.executor import (
     Dropped,
@@ -33,6 +33,7 @@ from rmlab.runtime.executor import (
     HopDone,
     NodeFailed,
     Output,
+    refuse_options,
 )
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.queue import FrameQueue
@@ -56,10 +57,7 @@ class LocalExecutor:
     """Runs every node in this process, on one runner thread."""
 
     def __init__(self, graph: Graph, context: ExecutorContext):
-        if context.options:
-            raise ExecutorError(
-                f"the local executor takes no options; got {', '.join(sorted(context.options))}"
-            )
+        refuse_options("local", context)
         self.graph = graph
         self._nodes: dict[str, Node] = {}
         try:

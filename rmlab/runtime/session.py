@@ -98,11 +98,15 @@ class Session:
         self._end_received = False
         # the gate: calls into the executor in flight, and who closes it
         self._cancel = cancel
-        self._gate = threading.Condition()
+        self._gate = threading.Lock()
         self._inflight = 0
         self._inside = threading.local()
         self._ex_closed = False
         self._ex: Executor = make(graph, context)
+        # one thread at a time waits here (the pump, or a pull holding _rx)
+        self._poller = select.poll()
+        self._poller.register(self._ex.fileno(), select.POLLIN)
+        self._poller.register(cancel.fd, select.POLLIN)
 
     # -- the public API -------------------------------------------------------------
 
@@ -142,26 +146,19 @@ class Session:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if self._state == "closed":
-                raise self._closed_error()
-            if self._pending:
-                with self._cond:
-                    item = self._pending.popleft() if self._pending else None
-                if item is not None:
-                    return self._unwrap(item)
+            item = self._next_pending()
+            if item is not None:
+                return self._unwrap(item)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise Timeout(self._timeout_message(timeout))
             if self._pump is None and self._rx.acquire(blocking=False):
                 try:
-                    got, first = self._receive_now(take=True)
-                    if first is not None:  # the usual case: straight to the caller
-                        return self._unwrap(first)
-                    if got:
-                        continue
-                    self._wait_executor(remaining)
+                    first = self._receive_until(deadline)
                 finally:
                     self._rx.release()
+                if first is not None:  # the usual case: straight to the caller
+                    return self._unwrap(first)
             else:  # the pump (or another thread) receives: it notifies us
                 with self._cond:
                     if not self._pending and self._state not in ("closed", "drained"):
@@ -172,13 +169,9 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            if self._state == "closed":
-                raise self._closed_error()
-            if self._pending:
-                with self._cond:
-                    item = self._pending.popleft() if self._pending else None
-                if item is not None:
-                    return self._unwrap(item)
+            item = self._next_pending()
+            if item is not None:
+                return self._unwrap(item)
             if self._receive_if_free():
                 continue
             remaining = None if deadline is None else deadline - loop.time()
@@ -321,9 +314,9 @@ class Session:
             self._wake_async()
         inside = getattr(self._inside, "depth", 0)
         deadline = time.monotonic() + _CLOSE_WAIT_S
+        while self._inflight > inside and time.monotonic() < deadline:
+            time.sleep(0.001)  # woken calls leave within microseconds; close is rare
         with self._gate:
-            while self._inflight > inside and time.monotonic() < deadline:
-                self._gate.wait(0.05)
             last = self._inflight == 0 and not self._ex_closed
             if last:
                 self._ex_closed = True
@@ -340,6 +333,12 @@ class Session:
         """
         self._receive_if_free()
         return self._stats.snapshot(self.executor, self._started, self._pushed)
+
+    @property
+    def pids(self) -> dict[str, int | None]:
+        """The process id of each node that runs in a process of its own (``ps``, ``kill``,
+        a profiler); empty on executors that run nodes in this process."""
+        return dict(getattr(self._ex, "pids", {}))
 
     @property
     def manifest(self) -> Any:
@@ -386,7 +385,7 @@ class Session:
 
     def _enter(self, what: str) -> None:
         with self._gate:
-            if self._state == "closed" or self._ex_closed:
+            if self._ex_closed or self._cancel.is_set():
                 raise SessionClosed(
                     f"{what}() on a session that has closed; open a new session to go on"
                 )
@@ -402,7 +401,6 @@ class Session:
             last = self._cancel.is_set() and self._inflight == 0 and not self._ex_closed
             if last:
                 self._ex_closed = True
-            self._gate.notify_all()
         if last:
             self._close_executor()
 
@@ -446,6 +444,32 @@ class Session:
             return 0, None
         return len(events), self._dispatch(events, take)
 
+    def _receive_until(self, deadline: float | None) -> Any:
+        """Receive (hold ``_rx``) until events come, the deadline passes or the session
+        closes, in one pass through the gate; returns the first item for the caller
+        when it skipped the pull queue (else None: look in the queue)."""
+        try:
+            self._enter("pull")
+        except SessionClosed:
+            return None
+        try:
+            receive, poll = self._ex.receive, self._poller.poll
+            while True:
+                events = receive()
+                if events:
+                    return self._dispatch(events, take=True)
+                if deadline is None:
+                    poll(-1)  # GIL released: the one wake-up of this hop
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    poll(max(1, int(remaining * 1000)))
+                if self._cancel.is_set():
+                    return None
+        finally:
+            self._leave()
+
     def _receive_if_free(self) -> int:
         """Receive now unless another thread is receiving (then it dispatches for us)."""
         if self._pump is not None or not self._rx.acquire(blocking=False):
@@ -455,6 +479,15 @@ class Session:
         finally:
             self._rx.release()
 
+    def _next_pending(self) -> Any:
+        """The oldest item waiting for pull (None if none); ``SessionClosed`` once closed."""
+        if self._state == "closed":
+            raise self._closed_error()
+        if not self._pending:
+            return None
+        with self._cond:
+            return self._pending.popleft() if self._pending else None
+
     def _wait_executor(self, timeout: float | None) -> None:
         """Sleep until the executor may have events, or the session closes (GIL released)."""
         try:
@@ -463,10 +496,7 @@ class Session:
             return
         try:
             ms = -1 if timeout is None else max(1, int(timeout * 1000))
-            poller = select.poll()
-            poller.register(self._ex.fileno(), select.POLLIN)
-            poller.register(self._cancel.fd, select.POLLIN)
-            poller.poll(ms)
+            self._poller.poll(ms)
         finally:
             self._leave()
 

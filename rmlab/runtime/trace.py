@@ -18,8 +18,6 @@ import numpy as np
 
 __all__ = ["Hop", "LatencyStats", "Stats", "Trace"]
 
-_WINDOW = 4096  # latency samples kept per series: recent enough to be live, enough for a p99
-
 
 @dataclass(frozen=True, slots=True)
 class Hop:
@@ -81,29 +79,6 @@ class LatencyStats:
         a = np.fromiter(samples_ns, dtype=np.float64, count=len(samples_ns)) / 1e6
         med, p99 = np.percentile(a, [50, 99])
         return cls(total if total is not None else a.size, med, p99, a.mean(), a.max())
-
-
-class LatencyRecorder:
-    """Rolling latency samples per node and end to end; cheap to append from hot paths."""
-
-    def __init__(self) -> None:
-        self.node: dict[str, deque[int]] = {}
-        self.node_count: dict[str, int] = {}
-        self.end_to_end: deque[int] = deque(maxlen=_WINDOW)
-        self.outputs = 0
-
-    def hop(self, node_id: str, ns: int) -> None:
-        series = self.node.get(node_id)
-        if series is None:
-            series = self.node[node_id] = deque(maxlen=_WINDOW)
-            self.node_count[node_id] = 0
-        series.append(ns)
-        self.node_count[node_id] += 1
-
-    def output(self, trace: Trace) -> None:
-        self.outputs += 1
-        if trace.arrived_ns:
-            self.end_to_end.append(trace.arrived_ns - trace.origin_ns)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from rmlab.runtime.shm import executor as shm_executor
-
 EXECUTORS = ["local", "shm"]
 """Executors that run pipelines with nodes."""
 ALL_EXECUTORS = [*EXECUTORS, "loopback"]
@@ -43,16 +41,9 @@ def _rmlab_threads() -> set[threading.Thread]:
 @pytest.fixture(autouse=True)
 def leak_check(monkeypatch: pytest.MonkeyPatch):
     """Fail if the test leaves threads, fds, worker processes or shared memory behind."""
-    from tests.shm.conftest import session_leftovers, worker_children
+    from tests.shm.conftest import record_shm_sessions, session_leftovers, worker_children
 
-    opened: list[str] = []
-    real_init = shm_executor.ShmExecutor.__init__
-
-    def recording_init(self, graph, context):
-        opened.append(context.session_id)
-        real_init(self, graph, context)
-
-    monkeypatch.setattr(shm_executor.ShmExecutor, "__init__", recording_init)
+    opened = record_shm_sessions(monkeypatch)
     threads, fds = _rmlab_threads(), _fds()
     yield
     deadline = time.monotonic() + 3.0  # daemon threads of a closed session finish quickly

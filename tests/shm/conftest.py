@@ -32,6 +32,16 @@ def session_leftovers(session_id: str) -> list[str]:
 @pytest.fixture
 def no_leaks(monkeypatch: pytest.MonkeyPatch):
     """Fail if this test's sessions leave files, iceoryx2 nodes or workers behind."""
+    opened = record_shm_sessions(monkeypatch)
+    yield opened
+    left = [x for sid in opened for x in session_leftovers(sid)]
+    assert not left, f"left behind: {left}"
+    workers = worker_children()
+    assert not workers, f"worker processes left behind: {workers}"
+
+
+def record_shm_sessions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the shm sessions opened from now on (the list fills as they open)."""
     opened: list[str] = []
     real_init = shm_executor.ShmExecutor.__init__
 
@@ -40,11 +50,7 @@ def no_leaks(monkeypatch: pytest.MonkeyPatch):
         real_init(self, graph, context)
 
     monkeypatch.setattr(shm_executor.ShmExecutor, "__init__", recording_init)
-    yield opened
-    left = [x for sid in opened for x in session_leftovers(sid)]
-    assert not left, f"left behind: {left}"
-    workers = worker_children()
-    assert not workers, f"worker processes left behind: {workers}"
+    return opened
 
 
 def worker_children() -> list[int]:

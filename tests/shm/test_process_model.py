@@ -237,5 +237,8 @@ def test_workers_are_named_in_ps_and_top() -> None:
     with open_session(m, "shm", session_id="titled") as s:
         s.push(1)
         got = s.pull(timeout=10).data.value
+        (pid,) = s.pids.values()
+        with open(f"/proc/{pid}/comm") as f:
+            assert f.read().strip() == "rmlab:my-gain"  # Session.pids says which is which
     assert "--session=titled" in got["argv"] and "--node=my-gain" in got["argv"]
     assert got["comm"] == "rmlab:my-gain"

@@ -43,6 +43,7 @@ from rmlab.runtime.executor import (
     HopDone,
     NodeFailed,
     Output,
+    refuse_options,
 )
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.shm.channels import (
@@ -70,10 +71,7 @@ class ShmExecutor:
     """Runs every node in its own process; frames move through iceoryx2 shared memory."""
 
     def __init__(self, graph: Graph, context: ExecutorContext):
-        if context.options:
-            raise ExecutorError(
-                f"the shm executor takes no options; got {', '.join(sorted(context.options))}"
-            )
+        refuse_options("shm", context)
         self.graph = graph
         self.plan = plan = Plan.of(graph, context.session_id, context.queue_size)
         self._ctx = context
