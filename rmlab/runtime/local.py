@@ -117,6 +117,8 @@ class LocalExecutor:
 
     def _run(self) -> None:
         while True:
+            if not len(self._in):
+                self._events.wake()  # about to block: now the consumer may take the GIL
             try:
                 item = self._in.get()
             except SessionClosed:
@@ -177,7 +179,7 @@ class LocalExecutor:
         for out in outs:
             if deliver:
                 arrived = Trace(trace.seq, trace.origin_ns, hops, time.monotonic_ns())
-                self._events.put(Output(nid, out, arrived))
+                self._events.put(Output(nid, out, arrived), wake=False)
             for s in successors:
                 work.append((s, nid, out, onward))
 
@@ -195,7 +197,7 @@ class LocalExecutor:
             self._dispatch(work)
 
     def _fail(self, error: NodeError) -> None:
-        self._events.put(NodeFailed(error))
+        self._events.put(NodeFailed(error), wake=False)
 
     def _teardown(self, quiet: bool = False) -> None:
         errors = []
