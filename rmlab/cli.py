@@ -84,6 +84,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
         print(stats, file=sys.stderr)
+    if not args.output and audio and not args.quiet:
+        secs = sum(len(a) for a in audio) / out_rate
+        print(f"the pipeline returned {secs:.2f} s of audio, not saved: pass -o out.wav "
+              "to keep it", file=sys.stderr)  # fmt: skip
     if args.output:
         if not audio:
             raise RmlabError(f"--output {args.output}: the pipeline returned no audio")
@@ -150,9 +154,14 @@ def _lab(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
         raise RmlabError("JupyterLab is not installed: pip install jupyterlab")
     folder = Path(args.dir) if args.dir else Path(__file__).resolve().parents[1] / "notebooks"
+    if not args.dir and not folder.is_dir():
+        folder = Path.cwd()  # an installed package has no notebooks/: serve where we are
     if not folder.is_dir():
-        raise RmlabError(f"no notebooks folder at {folder}; pass the folder: rmlab lab DIR")
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *args.rest]
+        raise RmlabError(f"no folder {folder}; pass a notebook folder: rmlab lab DIR")
+    rest = list(args.rest)
+    if os.geteuid() == 0 and "--allow-root" not in rest:
+        rest.append("--allow-root")  # JupyterLab refuses root without it (containers, Binder)
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *rest]
     print(f"starting JupyterLab on {folder}", file=sys.stderr)
     os.execv(sys.executable, argv)  # JupyterLab owns the terminal (and Ctrl-C) from here
     return 0  # not reached
@@ -169,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rmlab", description="rmlab: a live audio lab for Jupyter notebooks."
     )
+    from rmlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"rmlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check a manifest and list every problem")
@@ -223,7 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rmlab`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":
+        # JupyterLab's own options (--no-browser, --port=...) may come before or after DIR
+        if args.dir and args.dir.startswith("-"):
+            extra, args.dir = [args.dir, *extra], None
+        args.rest = [*extra, *args.rest]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except RmlabError as exc:

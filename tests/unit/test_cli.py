@@ -146,3 +146,37 @@ def test_doctor_fails_on_a_tiny_dev_shm(monkeypatch: pytest.MonkeyPatch) -> None
 def test_lab_needs_a_notebook_folder(tmp_path: Path) -> None:
     r = rmlab("lab", str(tmp_path / "nope"))
     assert r.returncode == 1 and "no notebooks folder" in r.stderr
+
+
+def test_version() -> None:
+    import rmlab as package
+
+    r = rmlab("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"rmlab {package.__version__}"
+
+
+def test_run_without_output_says_the_audio_was_not_saved(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rmlab.audio import write_wav
+
+    write_wav(tmp_path / "in.wav", np.zeros((4800, 1)), 48000)
+    r = rmlab("run", "examples/passthrough.json", "-i", str(tmp_path / "in.wav"))
+    assert r.returncode == 0, r.stderr
+    assert "0.10 s of audio, not saved: pass -o out.wav" in r.stderr
+
+
+def test_lab_passes_jupyterlab_options_and_runs_as_root(monkeypatch, tmp_path: Path) -> None:
+    import os
+
+    from rmlab import cli
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(os, "execv", lambda exe, argv: ran.append(argv))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["lab", "--no-browser", "--port=0"]) == 0
+    assert cli.main(["lab", str(tmp_path), "--no-browser"]) == 0
+    first, second = (argv[3:] for argv in ran)
+    assert first[1:] == ["--no-browser", "--port=0", "--allow-root"]
+    assert second == [f"--ServerApp.root_dir={tmp_path}", "--no-browser", "--allow-root"]
