@@ -263,7 +263,9 @@ class _Feed(Watcher):
 
     def on_output(self, output: Output) -> None:
         run = self.run
-        run._out_times.append(time.monotonic())
+        sinks = self.session.graph.sinks
+        if output.node_id in sinks[:1]:  # "out" is frames/s leaving the pipeline, not taps'
+            run._out_times.append(time.monotonic())
         try:
             run.on_output(output)
         except Exception as exc:  # a plot's bug must not stop the plots (nor the pipeline)

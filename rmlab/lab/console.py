@@ -153,6 +153,7 @@ class Console(ShownWithBokeh, widgets.VBox):
             widgets.Button, "rm-stop", description="Stop", icon="stop", disabled=True
         )
         self.output_picker = _made(widgets.Dropdown, "rm-output", description="show", options=[])
+        self._sinks_shown: tuple[str, ...] = ()  # sinks when the picker was last refreshed
         self.source_note = _made(widgets.HTML, "rm-source-note")
         self.status_line = _made(widgets.HTML, "rm-status")
         self.error_panel = _made(widgets.HTML, "rm-errors")
@@ -464,7 +465,12 @@ class Console(ShownWithBokeh, widgets.VBox):
         except Exception:  # mid-edit: whatever ids there are
             order = sinks = [n.id for n in m]
         options = [*sinks, *(n for n in order if n not in sinks)]
-        value = wanted if wanted in options else (options[0] if options else None)
+        was_sink = wanted in self._sinks_shown
+        if wanted in options and not (was_sink and wanted not in sinks):
+            value = wanted
+        else:  # new, gone, or a sink that an edit made an inner node: show the sink
+            value = options[0] if options else None
+        self._sinks_shown = tuple(sinks)
         self.output_picker.options = options
         self.output_picker.value = value
 

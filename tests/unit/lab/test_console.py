@@ -366,3 +366,19 @@ def test_the_public_surface() -> None:
     assert set(rmlab.lab.__all__) == {
         "Builder", "Console", "Dispatcher", "Lab", "LatencyPlot", "ScopePlot", "SpectrumPlot"
     }  # fmt: skip
+
+
+def test_the_picker_follows_the_sink_and_out_counts_frames_leaving(console: Any) -> None:
+    builder = Builder(Manifest().add("gain", "Gain"))
+    c = console(builder, source=ToneSource())
+    assert c.output_picker.value == "gain"
+    builder.add_node("PassThrough", "after")
+    builder.connect("gain", "after")  # gain is an inner node now: show the new sink
+    assert c.output_picker.value == "after"
+    c.output_picker.value = "gain"  # a user's choice of an inner node is kept (and tapped)
+    c.start()
+    wait_for(lambda: c.status["outputs"] >= 150)
+    s = c.status
+    c.stop()
+    # the tapped inner node's frames are shown but not counted as frames leaving
+    assert 0.6 * s["in_fps"] <= s["out_fps"] <= 1.4 * s["in_fps"], s
