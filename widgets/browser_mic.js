@@ -153,6 +153,14 @@ class Capture {
   }
 }
 
+const CLAIMED = new Set(); // tokens of kernel Start messages a view of this page took
+
+function claim(token) {
+  if (typeof token !== "string" || CLAIMED.has(token)) return false;
+  CLAIMED.add(token);
+  return true;
+}
+
 class MicView {
   constructor(model, el) {
     this.model = model;
@@ -164,9 +172,13 @@ class MicView {
     this.onModelChange = () => this.show();
     this.onCustom = (msg) => {
       if (msg && msg.type === "stop") this.end("stopped");
+      // the kernel's Start (mic.capture()): one view per page answers, the first to
+      // claim the message's token, or a widget shown twice would open the device twice
+      if (msg && msg.type === "start" && this.root.isConnected && claim(msg.token)) this.begin();
     };
     model.on("change:error", this.onModelChange);
     model.on("change:bound", this.onModelChange);
+    model.on("change:buttons", this.onModelChange);
     model.on("msg:custom", this.onCustom);
     this.setState("idle");
   }
@@ -189,6 +201,8 @@ class MicView {
     const running = this.state === "running" || this.state === "starting";
     this.start.disabled = running;
     this.stop.disabled = !running;
+    const own = this.model.get("buttons") !== false;
+    for (const b of [this.start, this.stop]) b.style.display = own ? "" : "none";
     this.error.textContent = this.model.get("error") || "";
     const asked = this.model.get("requested_rate");
     const rate = this.capture?.rate || this.model.get("sample_rate");
@@ -202,9 +216,10 @@ class MicView {
       text = `Streaming at ${rate} Hz, ${this.frames} frames`;
       if (rate !== asked) text += ` (asked for ${asked} Hz: the browser granted ${rate} Hz)`;
     }
-    if (!this.model.get("bound")) {
+    if (own && !this.model.get("bound")) {
       text += " (no session yet: frames are dropped until mic.start(session))";
     }
+    if (!own && this.state === "idle") text = "The console's Start starts the microphone";
     this.status.textContent = text;
     this.root.dataset.frames = String(this.frames);
     if (rate) this.root.dataset.rate = String(rate);
@@ -254,6 +269,7 @@ class MicView {
   dispose() {
     this.model.off("change:error", this.onModelChange);
     this.model.off("change:bound", this.onModelChange);
+    this.model.off("change:buttons", this.onModelChange);
     this.model.off("msg:custom", this.onCustom);
     return this.end("stopped");
   }

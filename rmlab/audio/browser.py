@@ -28,6 +28,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+import uuid
 from collections import deque
 from typing import Any, Self
 
@@ -107,6 +108,10 @@ class BrowserMic(Widget):
 
     Problems (permission denied, no device, an insecure page, a broken message, a
     closed session) appear in the widget and in ``error``.
+
+    ``capture()`` starts the page's microphone from the kernel (what the Console's
+    Start does, so one click starts both); ``buttons=False`` hides the widget's own
+    Start and Stop for such an owner (the level meter and messages stay).
     """
 
     _esm = _widget_module("browser_mic.js")
@@ -117,6 +122,7 @@ class BrowserMic(Widget):
     status = traitlets.Unicode("idle").tag(sync=True)  # idle|starting|running|stopped|error
     bound = traitlets.Bool(False).tag(sync=True)
     runs = traitlets.Int(0).tag(sync=True)  # Start presses so far, numbered by the page
+    buttons = traitlets.Bool(True).tag(sync=True)  # False: started by its owner (a Console)
 
     def __init__(
         self,
@@ -125,9 +131,12 @@ class BrowserMic(Widget):
         sample_rate: int = 48000,
         frame_size: int = 960,
         queue: int = 32,
+        buttons: bool = True,
         **kwargs: Any,
     ):
-        super().__init__(requested_rate=sample_rate, frame_size=frame_size, **kwargs)
+        super().__init__(
+            requested_rate=sample_rate, frame_size=frame_size, buttons=buttons, **kwargs
+        )
         self._source = _PageSource(self, queue)
         self._lock = threading.Lock()
         self._received = self._gaps = self._malformed = self._unbound = self._overrun = 0
@@ -151,6 +160,17 @@ class BrowserMic(Widget):
         self._source.start(session)
         self.bound = True
         return self
+
+    def capture(self) -> None:
+        """Ask the page to start the microphone, as the widget's Start button does.
+
+        What lets one click start everything: ``Console``'s Start binds the session,
+        then calls this. The browser asks for permission first (its answer, or why it
+        cannot ask, shows in the widget). One view captures even if the widget is
+        shown twice in the page: the message carries a token the first view claims.
+        """
+        self._report("")
+        self.send({"type": "start", "token": uuid.uuid4().hex})
 
     def stop(self) -> None:
         """Stop the page's capture and unbind the session (which stays open)."""

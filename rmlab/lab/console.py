@@ -4,7 +4,8 @@ A row of controls (source, executor, Start, Stop, which node the scope and spect
 show), a status line, an error panel and the live plots, as one ipywidgets ``VBox``.
 
 How a run flows (see ``rmlab.lab._run``): the picked source pushes into the run,
-which forwards to the session; one watcher of the session feeds every output and
+which forwards to the session (the browser's microphone is asked to capture by
+the same Start, and stopped by Stop); one watcher of the session feeds every output and
 every node's hops to the plots, and node errors to the error panel (with the node's
 id and traceback). A speaker, if given, watches the session beside it. Watchers run
 on the session's pump thread and only append to buffers: the plots' ``Dispatcher``
@@ -286,6 +287,8 @@ class Console(ShownWithBokeh, widgets.VBox):
             self.speaker.start(_Shown(run, self))
         self._source = source
         source.start(run)
+        if source is self.browser_mic:
+            source.capture()  # one Start: the page's microphone starts with the session
         self._state = "running"
         self._set_running(True)
         self._render()
@@ -443,7 +446,7 @@ class Console(ShownWithBokeh, widgets.VBox):
             note = f"No local microphone: {problem}" if problem else ""
         elif kind == "browser":
             box = [self._browser_mic()]
-            note = "Press Start, then Start in the microphone widget (the browser asks first)."
+            note = "Start asks the browser for the microphone, then streams it; Stop ends both."
         self.source_note.value = f"<span>{html.escape(note)}</span>" if note else ""
         self._source_box.children = box
 
@@ -451,7 +454,7 @@ class Console(ShownWithBokeh, widgets.VBox):
         if self.browser_mic is None:
             from rmlab.audio.browser import BrowserMic
 
-            self.browser_mic = BrowserMic()
+            self.browser_mic = BrowserMic(buttons=False)  # the console's Start and Stop drive it
         return self.browser_mic
 
     def _refresh_outputs(self, wanted: str | None) -> None:
@@ -516,19 +519,23 @@ class _Shown:
     def closed(self) -> bool:
         return self._run.closed
 
-    def watch(self, watcher: Watcher, *, consumes: bool = False) -> Any:
+    def watch(self, watcher: Watcher | Callable[[Event], None], *, consumes: bool = False) -> Any:
         return self._run.watch(_OnlyShown(watcher, self._console._shows), consumes=consumes)
 
 
 class _OnlyShown(Watcher):
     """Passes every event on to ``watcher``, except outputs ``shows`` rejects."""
 
-    def __init__(self, watcher: Watcher, shows: Callable[[Output], bool]) -> None:
-        self.watcher, self.shows = watcher, shows
+    def __init__(
+        self, watcher: Watcher | Callable[[Event], None], shows: Callable[[Output], bool]
+    ) -> None:
+        # a sink may watch with a plain function of one event, as Session.watch allows
+        self.deliver = watcher.on_event if isinstance(watcher, Watcher) else watcher
+        self.shows = shows
 
     def on_event(self, event: Event) -> None:
         if not isinstance(event, Output) or self.shows(event):
-            self.watcher.on_event(event)
+            self.deliver(event)
 
 
 def _made(kind: type[widgets.Widget], css_class: str, **kwargs: Any) -> Any:

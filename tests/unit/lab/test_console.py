@@ -269,8 +269,12 @@ def test_the_browser_microphone_streams_through_the_console(console: Any) -> Non
     c = console(chain(), source="browser")
     mic = c.browser_mic
     assert mic is not None and mic in c._source_box.children
+    assert not mic.buttons  # the console's Start and Stop drive it: one Start, not two
+    sent: list[dict[str, Any]] = []
+    mic.send = lambda content, buffers=None: sent.append(content)  # what the page gets
     c.start()
     assert mic.bound
+    assert [m["type"] for m in sent] == ["start"]  # the page is asked to capture
     samples = (0.5 * np.sin(np.arange(960) / 10)).astype("<f4")
     for seq in range(5):  # frames as the page's AudioWorklet sends them
         mic._handle_custom_msg(
@@ -282,6 +286,11 @@ def test_the_browser_microphone_streams_through_the_console(console: Any) -> Non
     assert np.abs(shown).max() == pytest.approx(np.abs(samples).max(), rel=0.01)
     c.stop()
     assert not mic.bound
+    assert [m["type"] for m in sent] == ["start", "stop"]  # Stop ends the capture too
+    c.start()  # and the next Start asks again, with a token of its own
+    assert [m["type"] for m in sent] == ["start", "stop", "start"]
+    assert sent[0]["token"] != sent[2]["token"]
+    c.stop()
 
 
 def test_a_speaker_plays_the_shown_node_across_a_hot_swap(console: Any, tmp_path: Path) -> None:
@@ -382,3 +391,29 @@ def test_the_picker_follows_the_sink_and_out_counts_frames_leaving(console: Any)
     c.stop()
     # the tapped inner node's frames are shown but not counted as frames leaving
     assert 0.6 * s["in_fps"] <= s["out_fps"] <= 1.4 * s["in_fps"], s
+
+
+def test_a_speaker_may_watch_with_a_plain_function(console: Any) -> None:
+    class Recorder:
+        """A sink that watches what it is started on with a function, as Session.watch allows."""
+
+        def __init__(self) -> None:
+            self.outputs: list[rmlab.Output] = []
+
+        def start(self, session: Any) -> Recorder:
+            self.handle = session.watch(self.on_event)
+            return self
+
+        def on_event(self, event: Any) -> None:
+            if isinstance(event, rmlab.Output):
+                self.outputs.append(event)
+
+        def stop(self) -> None:
+            self.handle.close()
+
+    recorder = Recorder()
+    c = console(chain(), speaker=recorder)
+    c.start()
+    wait_for(lambda: len(recorder.outputs) >= 5)
+    c.stop()
+    assert {o.node_id for o in recorder.outputs} == {"p"}
