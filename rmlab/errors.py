@@ -6,11 +6,11 @@ Shaped by what a user wants to catch::
       ManifestError      the manifest is invalid (.problems: list of (json_path, message))
       WireError          a frame could not be encoded or decoded (names the field)
       NodeError          an exception inside a node (.node_id, .traceback)
-        NodeCrashed      the worker process of a node died (.exit_code, .signal, .stderr_tail)
+        NodeCrashed      the process of a node died (.exit_code, .signal, .stderr_tail, .host)
       SessionError       misuse of a session or its lifecycle
         Timeout          pull() waited longer than asked
         SessionClosed    the session is closed (or ended and drained)
-      ExecutorError      iceoryx2 or worker-process start problems, mapped from backend errors
+      ExecutorError      iceoryx2, Ray or worker-process problems, mapped from backend errors
       DeviceError        audio devices and PortAudio
 
 Messages say what happened, where, and what to do about it. Lower-layer exceptions
@@ -81,7 +81,8 @@ class NodeError(RmlabError):
 
 
 class NodeCrashed(NodeError):
-    """The worker process running a node died (exit code or signal)."""
+    """The process running a node died: a worker process (exit code or signal) or, for a
+    node placed on Ray, its actor (``host`` names the cluster node it ran on)."""
 
     def __init__(
         self,
@@ -90,12 +91,18 @@ class NodeCrashed(NodeError):
         exit_code: int | None = None,
         signal: int | None = None,
         stderr_tail: str = "",
+        host: str | None = None,
+        reason: str | None = None,
     ):
         self.exit_code = exit_code
         self.signal = signal
         self.stderr_tail = stderr_tail
-        how = f"killed by signal {signal}" if signal is not None else f"exit code {exit_code}"
-        super().__init__(node_id, f"worker process died ({how})", stderr_tail)
+        self.host = host
+        """The cluster node the node ran on (Ray placement); None for a local worker."""
+        if reason is None:
+            how = f"killed by signal {signal}" if signal is not None else f"exit code {exit_code}"
+            reason = f"worker process died ({how})"
+        super().__init__(node_id, reason, stderr_tail)
 
 
 class SessionError(RmlabError):

@@ -6,10 +6,12 @@ A manifest is the RemoteMedia SDK's JSON pipeline description::
      "nodes": [{"id": "gain", "node_type": "Gain", "params": {"gain_db": -6}}],
      "connections": [{"from": "gain", "to": "meter"}]}
 
-Upstream keys rmlab does not use (``is_streaming``, ``capabilities``, ``host``,
-``python_env``, ...) and unknown keys are kept and written back unchanged. rmlab adds
-two optional node keys: ``restart`` (``{"policy": "never"|"on-failure",
-"max_restarts": N}``) and ``position`` (``{"x": .., "y": ..}``, the builder layout).
+Upstream keys rmlab does not use (``is_streaming``, ``python_env``, ...) and unknown
+keys are kept and written back unchanged. rmlab adds two optional node keys:
+``restart`` (``{"policy": "never"|"on-failure", "max_restarts": N}``) and
+``position`` (``{"x": .., "y": ..}``, the builder layout). Upstream's placement keys
+(``execution``, ``capabilities``, ``host``) place a node on a Ray cluster
+(``rmlab.runtime.ray.placement``) and are validated like the rest.
 
 Unlike upstream, validation is strict and complete: every problem is collected with
 its JSON path (``nodes[2].params.gain_db``) and raised together as one
@@ -19,8 +21,10 @@ its JSON path (``nodes[2].params.gain_db``) and raised together as one
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import keyword
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +43,13 @@ __all__ = ["Connection", "Manifest", "NodeSpec"]
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 _VERSIONS = ("v1", "1.0")  # upstream example files say "1.0"; written back as "v1"
 _RESTART_POLICIES = ("never", "on-failure")
+PLACEMENTS = ("local", "remote", "prefer_local", "prefer_remote", "auto")
+"""Upstream's ``execution.placement``; "remote" runs the node on Ray (rmlab.runtime.ray)."""
+GPU_TYPES = ("cuda", "rocm", "metal")
+RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+"""Ray's own resource names: asked for through cpu, gpu and memory_gb instead."""
+_EXECUTION_KEYS = ("placement", "reason", "fallback", "max_in_flight", "replicas")
+_CAPABILITY_KEYS = ("gpu", "cpu", "memory_gb", "resources")
 
 
 @dataclass
@@ -345,6 +356,41 @@ class Manifest:
             "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
             "required": ["x", "y"],
         }
+        count = {"type": "integer", "minimum": 1, "maximum": 1024}
+        execution = {
+            "type": "object",
+            "properties": {
+                "placement": {"enum": list(PLACEMENTS)},
+                "reason": {"type": "string"},
+                "fallback": {"type": "string"},
+                "max_in_flight": count,
+                "replicas": count,
+            },
+        }
+        positive = {"type": "number", "exclusiveMinimum": 0}
+        capabilities = {
+            "type": "object",
+            "properties": {
+                "gpu": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": list(GPU_TYPES)},
+                        "min_memory_gb": {"type": "number", "minimum": 0},
+                        "required": {"type": "boolean"},
+                        "count": positive,
+                    },
+                },
+                "cpu": {
+                    "type": "object",
+                    "properties": {
+                        "cores": {"type": "integer", "minimum": 1},
+                        "arch": {"type": "string"},
+                    },
+                },
+                "memory_gb": positive,
+                "resources": {"type": "object", "additionalProperties": positive},
+            },
+        }
         node = {
             "type": "object",
             "required": ["id", "node_type"],
@@ -354,6 +400,9 @@ class Manifest:
                 "params": {"type": "object"},
                 "restart": restart,
                 "position": position,
+                "execution": execution,
+                "capabilities": capabilities,
+                "host": {"type": "string", "minLength": 1},
             },
             "allOf": node_rules,
         }
@@ -516,6 +565,123 @@ def _option_problems(i: int, n: NodeSpec) -> list[tuple[str, str]]:
             v = pos.get(key)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 problems.append((f"{path}.{key}", f"must be a number, got {v!r}"))
+    return problems + _placement_problems(f"nodes[{i}]", n)
+
+
+def _placement_problems(path: str, n: NodeSpec) -> list[tuple[str, str]]:
+    """The upstream keys that place a node on Ray: execution, capabilities, host.
+
+    Upstream ignores keys it does not know inside these objects, and real manifests
+    carry some (``"capabilities": {"audio": ...}``), so unknown keys are kept; a key
+    that is one letter away from a known one is reported, since it would silently do
+    nothing. Whether Ray is installed and reachable is checked when a session starts.
+    """
+    problems: list[tuple[str, str]] = []
+    ex = n.extra.get("execution")
+    if ex is not None:
+        p = f"{path}.execution"
+        if not isinstance(ex, dict):
+            return [(p, 'must be an object, e.g. {"placement": "remote"}')]
+        problems += _typos(p, ex, _EXECUTION_KEYS)
+        where = ex.get("placement", "local")
+        if where not in PLACEMENTS:
+            opts = ", ".join(f'"{x}"' for x in PLACEMENTS)
+            problems.append((f"{p}.placement", f"must be one of {opts}; got {where!r}"))
+        for key in ("reason", "fallback"):
+            if key in ex and not isinstance(ex[key], str):
+                problems.append((f"{p}.{key}", f"must be a string, got {ex[key]!r}"))
+        for key in ("max_in_flight", "replicas"):
+            v = ex.get(key, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
+                problems.append((f"{p}.{key}", f"must be an integer from 1 to 1024, got {v!r}"))
+        reps = ex.get("replicas", 1)
+        cls = _class_or_none(n.node_type)
+        if isinstance(reps, int) and reps > 1 and cls is not None and not cls.stateless:
+            msg = (
+                f"{n.node_type} may keep state between frames, so its frames cannot be spread "
+                "over replicas; if its output depends only on each frame and its params, "
+                "declare `stateless = True` in its class"
+            )
+            problems.append((f"{p}.replicas", msg))
+    caps = n.extra.get("capabilities")
+    if caps is not None:
+        problems += _capability_problems(f"{path}.capabilities", caps)
+    host = n.extra.get("host")
+    if host is not None and (not isinstance(host, str) or not host.strip()):
+        msg = f"must be a cluster node's id, IP address or host name, got {host!r}"
+        problems.append((f"{path}.host", msg))
+    return problems
+
+
+def _capability_problems(p: str, caps: Any) -> list[tuple[str, str]]:
+    if not isinstance(caps, dict):
+        return [(p, 'must be an object, e.g. {"cpu": {"cores": 2}, "memory_gb": 4}')]
+    problems = _typos(p, caps, _CAPABILITY_KEYS)
+    gpu = caps.get("gpu")
+    if gpu is not None:
+        if not isinstance(gpu, dict):
+            problems.append((f"{p}.gpu", 'must be an object, e.g. {"type": "cuda"}'))
+        else:
+            problems += _typos(f"{p}.gpu", gpu, ("type", "min_memory_gb", "required", "count"))
+            if "type" in gpu and gpu["type"] not in GPU_TYPES:
+                kinds = ", ".join(f'"{t}"' for t in GPU_TYPES)
+                problems.append((f"{p}.gpu.type", f"must be one of {kinds}; got {gpu['type']!r}"))
+            if "required" in gpu and not isinstance(gpu["required"], bool):
+                problems.append(
+                    (f"{p}.gpu.required", f"must be true or false, got {gpu['required']!r}")
+                )
+            problems += _number(f"{p}.gpu.min_memory_gb", gpu, "min_memory_gb", zero=True)
+            problems += _number(f"{p}.gpu.count", gpu, "count")
+    cpu = caps.get("cpu")
+    if cpu is not None:
+        if not isinstance(cpu, dict):
+            problems.append((f"{p}.cpu", 'must be an object, e.g. {"cores": 2}'))
+        else:
+            problems += _typos(f"{p}.cpu", cpu, ("cores", "arch"))
+            cores = cpu.get("cores", 1)
+            if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+                problems.append((f"{p}.cpu.cores", f"must be an integer >= 1, got {cores!r}"))
+            if "arch" in cpu and not isinstance(cpu["arch"], str):
+                problems.append((f"{p}.cpu.arch", f"must be a string, got {cpu['arch']!r}"))
+    problems += _number(f"{p}.memory_gb", caps, "memory_gb")
+    res = caps.get("resources")
+    if res is not None:
+        if not isinstance(res, dict):
+            problems.append((f"{p}.resources", 'must be an object of amounts, e.g. {"accel": 1}'))
+            return problems
+        for name in res:
+            q = f"{p}.resources.{name}"
+            if name in RESERVED_RESOURCES:
+                use = {"CPU": "cpu.cores", "GPU": "gpu.count", "memory": "memory_gb"}
+                alt = use.get(name, "the object store's own settings")
+                problems.append((q, f"{name!r} is one of Ray's own resources: use {alt}"))
+            elif not name or name.startswith("node:"):
+                problems.append((q, "must be a custom resource name (pin a node with host)"))
+            else:
+                problems += _number(q, res, name)
+    return problems
+
+
+def _number(path: str, obj: dict[str, Any], key: str, zero: bool = False) -> list[tuple[str, str]]:
+    if key not in obj:
+        return []
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return [(path, f"must be a number, got {v!r}")]
+    if v < 0 or (v == 0 and not zero):
+        return [(path, f"must be {'>= 0' if zero else '> 0'}, got {v!r}")]
+    return []
+
+
+def _typos(path: str, obj: dict[str, Any], known: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Unknown keys that look like a misspelt known one (other unknown keys are kept)."""
+    problems = []
+    for key in obj:
+        if key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if close:
+            problems.append((f"{path}.{key}", f"unknown key; did you mean {close[0]!r}?"))
     return problems
 
 

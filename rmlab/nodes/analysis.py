@@ -38,6 +38,7 @@ class LevelMeter(Node):
 
     accepts = AUDIO
     produces = frozenset({Json})
+    stateless = True
 
     def process(self, frame: Audio) -> Json:
         rms, peak = levels(frame)

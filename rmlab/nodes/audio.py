@@ -41,6 +41,7 @@ class Gain(Node):
 
     accepts = AUDIO
     produces = AUDIO
+    stateless = True
     gain_db: float = Param(0.0, min=-60.0, max=24.0, doc="gain in decibels")
 
     def process(self, frame: Audio) -> Audio:

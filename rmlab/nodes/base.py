@@ -72,7 +72,7 @@ _MISSING: Any = object()
 _JSON_TYPES = {float: "number", int: "integer", bool: "boolean", str: "string"}
 _OVERRIDES = frozenset({"process", "setup", "flush", "teardown", "update", "reset", "check_params"})
 """Methods of Node that a subclass is meant to override."""
-_SETTINGS = frozenset({"node_type", "accepts", "produces", "inplace"})
+_SETTINGS = frozenset({"node_type", "accepts", "produces", "inplace", "stateless"})
 """Class attributes of Node that a subclass is meant to set."""
 
 
@@ -195,6 +195,10 @@ class Node:
     - ``accepts``: the RuntimeData variants ``process`` takes (default: all).
     - ``produces``: the variants it emits, or ``None`` for "the same as its input".
     - ``inplace``: whether ``process`` may write into its input's array (below).
+    - ``stateless``: ``process`` keeps nothing from one frame to the next (its output
+      depends only on the frame and the params), so frames may be spread over several
+      copies of the node: a node placed on Ray may then ask for
+      ``"execution": {"replicas": N}`` (refused for a node that does not say so).
 
     Input is lent, and read-only. The array of an input frame (``Audio.samples``,
     ``Numpy.array``, ``Video.pixels``) is read-only on every executor, because the
@@ -221,6 +225,7 @@ class Node:
     accepts: ClassVar[frozenset[type[RuntimeData]]] = ALL_VARIANTS
     produces: ClassVar[frozenset[type[RuntimeData]] | None] = None
     inplace: ClassVar[bool] = False
+    stateless: ClassVar[bool] = False
     params: ClassVar[dict[str, Param]] = {}
     _aliases: ClassVar[dict[str, str]] = {}
     _takes_source: ClassVar[bool] = False
@@ -230,10 +235,11 @@ class Node:
         _refuse_shadowing(cls)
         if "node_type" not in cls.__dict__:
             cls.node_type = cls.__name__
-        if not isinstance(cls.inplace, bool):
-            raise RmlabError(
-                f"{cls.__name__}.inplace must be True or False, got {_show(cls.inplace)}"
-            )
+        for flag in ("inplace", "stateless"):
+            if not isinstance(getattr(cls, flag), bool):
+                raise RmlabError(
+                    f"{cls.__name__}.{flag} must be True or False, got {_show(getattr(cls, flag))}"
+                )
         params: dict[str, Param] = {}
         for base in reversed(cls.__mro__[1:]):
             params.update(getattr(base, "params", {}))
@@ -720,6 +726,8 @@ def lookup(node_type: str, path: str = "node_type") -> type[Node]:
 
 class PassThrough(Node):
     """Emit every input frame unchanged (also the RemoteMedia ``PassThrough``)."""
+
+    stateless = True
 
     def process(self, frame: RuntimeData) -> RuntimeData:
         return frame

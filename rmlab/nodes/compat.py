@@ -57,6 +57,7 @@ class CalculatorNode(Node):
 
     accepts = JSON
     produces = JSON
+    stateless = True
 
     def process(self, frame: RuntimeData) -> Json:
         if not isinstance(frame, Json):
@@ -169,6 +170,7 @@ class AudioLevelNode(Node):
 
     accepts = AUDIO
     produces = JSON
+    stateless = True
     low_volume_threshold_db: float = Param(-20.0, min=-120.0, max=0.0, doc="low volume at or below")
     silence_threshold_db: float = Param(-60.0, min=-120.0, max=0.0, doc="silence at or below")
 

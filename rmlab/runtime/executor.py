@@ -209,6 +209,7 @@ _REGISTRY: dict[str, str | type] = {
     "local": "rmlab.runtime.local:LocalExecutor",
     "shm": "rmlab.runtime.shm.executor:ShmExecutor",
     "loopback": "rmlab.runtime.loopback:LoopbackExecutor",
+    "ray": "rmlab.runtime.ray.executor:RayExecutor",
 }
 
 

@@ -4,7 +4,8 @@ A Rust panic inside iceoryx2 (touching a released sample or port) would kill a
 notebook's kernel, so these races must end in ``SessionClosed`` and nothing else,
 every time. ``RMLAB_RACE_ROUNDS`` sets the rounds per executor (default: 1,000
 on executors that start in microseconds, 40 on shm, whose every round starts a
-worker process; the closing note of the runtime redesign reports 1,000 on shm).
+worker process, 20 on ray and 10 on shm+ray, whose every round loads a node on an
+actor; the closing note of the runtime redesign reports 1,000 on shm).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def pipeline(executor: str) -> Manifest:
 
 
 def rounds(executor: str) -> int:
-    default = 40 if executor == "shm" else 1000
+    # every round of shm starts a worker process, of the Ray ones a node on an actor
+    default = {"shm": 40, "ray": 20, "shm+ray": 10}.get(executor, 1000)
     return int(os.environ.get("RMLAB_RACE_ROUNDS", default))
 
 

@@ -20,7 +20,7 @@ WHERE = (
     "pass open_session(..., ray='local') to start Ray on this machine, "
     "ray='<head-ip>:6379' (or 'ray://<head-ip>:10001') for a cluster, or set RAY_ADDRESS"
 )
-_RESTART = "the node's restart policy applies (\"restart\": {\"policy\": \"on-failure\"})"
+_RESTART = 'the node\'s restart policy applies ("restart": {"policy": "on-failure"})'
 _SCHEDULE = (
     "no cluster node can run it: compare the node's capabilities and host with "
     "`ray status`, or add a node that offers them"
@@ -90,8 +90,7 @@ RAY_HINTS: dict[str, str] = {
     "AuthenticationError": "the Ray cluster refused this client's token: set RAY_AUTH_TOKEN "
     "(or ~/.ray/auth_token) as the cluster's administrator says",
     "GetTimeoutError": "Ray did not answer in time; " + _CLUSTER,
-    "PendingCallsLimitExceeded": "too many calls wait for the node's actor; lower "
-    "max_in_flight",
+    "PendingCallsLimitExceeded": "too many calls wait for the node's actor; lower max_in_flight",
     # Ray features rmlab does not use: mapped all the same, so one that appears after an
     # upgrade still reads clearly
     "ActorAlreadyExistsError": _UNUSED,

@@ -29,7 +29,7 @@ _lock = threading.Lock()
 
 
 def import_ray(why: str) -> ModuleType:
-    """The ``ray`` module, or ``ExecutorError`` saying ``why`` it is needed and how to install it."""
+    """The ``ray`` module, or ``ExecutorError`` saying ``why`` it is needed and how to get it."""
     try:
         import ray
     except ImportError as exc:
@@ -62,8 +62,7 @@ def connect(option: Any, why: str) -> ModuleType:
             option = address
         if not isinstance(option, str) or not option:
             raise ExecutorError(
-                f"open_session(ray=...) takes an address, 'local' or the ray module; "
-                f"got {option!r}"
+                f"open_session(ray=...) takes an address, 'local' or the ray module; got {option!r}"
             )
         if ray.is_initialized():
             _check_same(ray, option)

@@ -23,7 +23,8 @@ pipeline of small remote nodes fits a small cluster. ``gpu.type``, ``gpu.min_mem
 and ``cpu.arch`` are upstream's descriptions; Ray cannot schedule by them, so they
 are validated and kept, not enforced (use a custom resource for that).
 
-``host`` pins the node to one cluster node: its Ray node id, IP address or host name.
+``host`` pins the node to one cluster node: its Ray node id, IP address or host name
+(``"local"`` or ``"localhost"``: the cluster node of this machine).
 
 rmlab's own execution keys: ``max_in_flight`` (frames sent to the actor and not yet
 answered, per replica, default 2: the next frame travels while the actor computes)
@@ -40,20 +41,9 @@ from typing import Any
 
 from rmlab.runtime.graph import Graph
 
-__all__ = [
-    "DEFAULT_MAX_IN_FLIGHT",
-    "PLACEMENTS",
-    "Placement",
-    "cluster_configured",
-    "remote_placements",
-]
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Placement", "cluster_configured", "remote_placements"]
 
-PLACEMENTS = ("local", "remote", "prefer_local", "prefer_remote", "auto")
-"""Upstream's ``execution.placement`` values."""
 DEFAULT_MAX_IN_FLIGHT = 2
-GPU_TYPES = ("cuda", "rocm", "metal")
-RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
-"""Ray's built-in resource names: asked for through cpu, gpu and memory_gb instead."""
 
 
 @dataclass(frozen=True)
