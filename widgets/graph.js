@@ -20,6 +20,10 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CLICK_PX = 4; // a press that moves less than this is a click, not a drag
 const PORT_R = 7;
+// Node colours by position in the manifest: the same as rmlab.lab.plots.PALETTE, so a
+// node has one colour here, in the latency plot and in its histogram (a test compares).
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#7f7f7f", "#bcbd22", "#17becf"];
 
 function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -188,7 +192,9 @@ class GraphView {
     this.edges = this.allEdges.filter((e) => this.nodes.has(e.from) && this.nodes.has(e.to));
     const edge = this.edge;
     if (edge && !this.edges.some((e) => e.from === edge.from && e.to === edge.to)) this.edge = null;
-    this.nodeLayer.replaceChildren(...[...this.nodes.values()].map((n) => this.drawNode(n)));
+    this.nodeLayer.replaceChildren(
+      ...[...this.nodes.values()].map((n, i) => this.drawNode(n, PALETTE[i % PALETTE.length])),
+    );
     this.edgeLayer.replaceChildren(...this.edges.map((e) => this.drawEdge(e)));
     this.wire.setAttribute("d", "");
     this.fit();
@@ -197,14 +203,17 @@ class GraphView {
     this.showSelection();
   }
 
-  drawNode(n) {
+  drawNode(n, color) {
     const { w, h: ht } = this.size;
     const g = s("g", { transform: `translate(${n.x},${n.y})` }, "rm-node");
     g.dataset.nodeId = n.id;
     g.dataset.nodeType = n.type;
+    g.dataset.color = color;
     if (n.problems.length) g.classList.add("rm-invalid");
     titled(g, [`${n.id} (${n.type})`, n.doc, ...n.problems].filter(Boolean).join("\n\n"));
     g.append(s("rect", { width: w, height: ht, rx: 6 }, "rm-node-box"));
+    // the node's colour in the plots, as a band on its left edge
+    g.append(s("rect", { x: 1, y: 1, width: 6, height: ht - 2, rx: 3, fill: color }, "rm-node-color"));
     const title = s("text", { x: 12, y: 20 }, "rm-node-title");
     title.textContent = clip(n.id, 22);
     const sub = s("text", { x: 12, y: 38 }, "rm-node-sub");

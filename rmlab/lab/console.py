@@ -44,7 +44,7 @@ from rmlab.lab._bokeh import ShownWithBokeh
 from rmlab.lab._live import param_changes, validated
 from rmlab.lab._panels import ErrorLog, status_html
 from rmlab.lab._run import Run
-from rmlab.lab.plots import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot
+from rmlab.lab.plots import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot, node_colors
 
 __all__ = ["Console"]
 
@@ -278,8 +278,9 @@ class Console(ShownWithBokeh, widgets.VBox):
             on_hop=self._on_hop, on_error=self._report, on_end=self._on_end,
             on_input=self.scope.feed_input if self.scope else None,
         )  # fmt: skip
+        colors = node_colors(n.id for n in manifest)  # the Builder's graph shows these too
         for p in self.plots:
-            p.reset(order, sinks)
+            p.reset(order, sinks, colors)
         self._refresh_outputs(self.output_picker.value)
         self._tap_shown()
         self.dispatcher.start()
@@ -374,8 +375,9 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._set_note(_SWAPPING)
         new.validate()
         order, sinks = _order_and_sinks(new)
+        colors = node_colors(n.id for n in new)
         for p in self.plots:
-            p.reset(order, sinks)
+            p.reset(order, sinks, colors)
         run.taps.intersection_update(order)
         run.swap(new)
 

@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,30 +33,64 @@ from rmlab import Audio, Numpy, Output, RuntimeData
 from rmlab.events import HopDone
 from rmlab.lab._bokeh import BokehCanvas, Op
 
-__all__ = ["Dispatcher", "LatencyPlot", "ScopePlot", "SpectrumPlot"]
+__all__ = ["PALETTE", "Dispatcher", "LatencyPlot", "ScopePlot", "SpectrumPlot", "node_colors"]
 
 _E2E = "end to end"
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip  # Category10
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip  # Category10; graph.js has a copy
+"""Node colours, by a node's position in its manifest (the Builder's graph uses the same)."""
+_E2E_COLOR = "#333333"
 _FLOOR_MS = 1e-3  # latency axes are logarithmic: a 0 ms hop is drawn at 1 us
 _TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 _HIST_EVERY = 4  # flushes per histogram update
+# Sized to be read from the back of a room on a projector (1920x1080), not on a laptop.
+LINE_WIDTH = 3.0
+_FONTS = {"title": "14pt", "axis_label": "13pt", "tick": "12pt", "legend": "12pt"}
 
 
-def _figure(title: str, **kwargs: Any) -> Any:
+def node_colors(node_ids: Iterable[str]) -> dict[str, str]:
+    """Each node's colour, by its position among ``node_ids`` (a manifest's, in order).
+
+    By manifest position rather than pipeline order so that a node keeps its colour
+    while the graph is edited around it, and the Builder's graph (``widgets/graph.js``),
+    the latency series and the histogram all agree.
+    """
+    return {nid: PALETTE[i % len(PALETTE)] for i, nid in enumerate(node_ids)}
+
+
+def _figure(title: str, *, legend: str | None = None, **kwargs: Any) -> Any:
+    """A figure styled for a projector; ``legend``: where its legend goes, outside the
+    data ("right" or "above"), so no line is ever hidden under it."""
+    from bokeh.models import Legend
     from bokeh.plotting import figure
 
-    kwargs.setdefault("height", 240)
-    return figure(
+    kwargs.setdefault("height", 280)
+    fig = figure(
         title=title, tools=_TOOLS, sizing_mode="stretch_width", output_backend="canvas", **kwargs
     )
+    fig.title.text_font_size = _FONTS["title"]
+    for axis in (*fig.xaxis, *fig.yaxis):
+        axis.axis_label_text_font_size = _FONTS["axis_label"]
+        axis.major_label_text_font_size = _FONTS["tick"]
+    if legend is not None:
+        # made before the glyphs: their legend_label items then land in this one
+        fig.add_layout(
+            Legend(
+                click_policy="hide",  # click a series' name to hide it
+                label_text_font_size=_FONTS["legend"],
+                orientation="horizontal" if legend == "above" else "vertical",
+                border_line_alpha=0,
+            ),
+            legend,
+        )
+    return fig
 
 
-def _legend(fig: Any) -> None:
-    fig.legend.location = "top_left"
-    fig.legend.click_policy = "hide"  # click a series' name to hide it
-    fig.legend.label_text_font_size = "8pt"
-    fig.legend.background_fill_alpha = 0.5
+def _anchor(fig: Any, x: tuple[float, float], y: tuple[float, float]) -> None:
+    """An invisible glyph spanning ``x`` by ``y``: the auto-ranged axes show this extent
+    before any data (not an empty box, nor a log axis warning about an empty range),
+    and grow beyond it when the data does."""
+    fig.scatter(list(x), list(y), size=0, alpha=0)
 
 
 class _Plot(BokehCanvas):
@@ -76,8 +110,11 @@ class _Plot(BokehCanvas):
     def feed_input(self, frame: RuntimeData) -> None:
         """Take note of one frame pushed into the session (source thread)."""
 
-    def reset(self, nodes: Sequence[str], sinks: Sequence[str]) -> None:
-        """Start over for a pipeline of ``nodes`` whose outputs come from ``sinks``."""
+    def reset(
+        self, nodes: Sequence[str], sinks: Sequence[str], colors: Mapping[str, str] | None = None
+    ) -> None:
+        """Start over for a pipeline of ``nodes`` whose outputs come from ``sinks``;
+        ``colors``: each node's colour, where the plot draws nodes."""
 
     def flush(self) -> bool:
         """Send what changed since the last flush as one message; True if one was sent.
@@ -125,9 +162,18 @@ class LatencyPlot(_Plot):
                  window_s: float = 10.0, max_rate: float = 100.0) -> None:  # fmt: skip
         super().__init__("latency")
         self.window = max(1, round(window_s * max_rate))
+        self.window_s = window_s
         self.reset(nodes, sinks)
 
-    def reset(self, nodes: Sequence[str], sinks: Sequence[str]) -> None:
+    def reset(
+        self,
+        nodes: Sequence[str],
+        sinks: Sequence[str],
+        colors: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start over for ``nodes`` (in pipeline order: the legend's order); ``colors``
+        maps node ids to colours (default: ``node_colors(nodes)``; the console passes
+        the manifest's, which the Builder's graph shows too)."""
         from bokeh.layouts import row
         from bokeh.models import ColumnDataSource
 
@@ -140,20 +186,29 @@ class LatencyPlot(_Plot):
             self._flushes = 0
             self._t0 = time.monotonic_ns()
             self.data = {}
-        ts = _figure("latency (ms)", y_axis_type="log", x_axis_label="time (s)",
-                     y_axis_label="ms")  # fmt: skip
-        hist = _figure("distribution", x_axis_type="log", x_axis_label="ms",
-                       y_axis_label="frames")  # fmt: skip
-        for i, s in enumerate(self.series):
-            color = _PALETTE[i % len(_PALETTE)]
-            key = self._key[s]
+        self.colors = {**node_colors(nodes), **(colors or {}), _E2E: _E2E_COLOR}
+        ts = _figure("latency (ms)", legend="right", y_axis_type="log",
+                     x_axis_label="time (s)", y_axis_label="ms")  # fmt: skip
+        hist = _figure("distribution", legend="right", x_axis_type="log",
+                       x_axis_label="ms", y_axis_label="frames")  # fmt: skip
+        _anchor(ts, (0.0, self.window_s), (0.01, 100.0))
+        _anchor(hist, (0.01, 100.0), (0.0, 1.0))
+        # end to end first, so it is drawn under the per-node lines (wide, dashed, pale)
+        for s in (_E2E, *nodes):
+            color, key, e2e = self.colors[s], self._key[s], s == _E2E
+            dash = "dashed" if e2e else "solid"
             src = ColumnDataSource({"x": [], "y": []}, name=key)
-            ts.line("x", "y", source=src, color=color, legend_label=s, line_width=1.5)
+            ts.line("x", "y", source=src, color=color, legend_label=s, line_dash=dash,
+                    line_width=LINE_WIDTH + 1 if e2e else LINE_WIDTH,
+                    line_alpha=0.55 if e2e else 1.0)  # fmt: skip
             hsrc = ColumnDataSource({"left": [], "right": [], "top": []}, name=f"{key}h")
             hist.quad(left="left", right="right", top="top", bottom=0, source=hsrc,
-                      color=color, fill_alpha=0.35, line_alpha=0.6, legend_label=s)  # fmt: skip
-        for f in (ts, hist):
-            _legend(f)
+                      color=color, fill_alpha=0.3, line_alpha=0.9, line_width=2,
+                      line_dash=dash, legend_label=s)  # fmt: skip
+        for f in (ts, hist):  # the legends in pipeline order, end to end last
+            items = list(f.legend[0].items)
+            f.legend[0].items = [*items[1:], items[0]]
+        self.figures = (ts, hist)
         self.set_layout(row(ts, hist, sizing_mode="stretch_width"))
 
     def feed_hop(self, hop: HopDone) -> None:
@@ -281,14 +336,18 @@ class ScopePlot(_NodeChoice, _Plot):
         self._size = math.ceil(window_ms * max_rate / 1000)
         self._in, self._out = _Ring(self._size), _Ring(self._size)
         self._array: np.ndarray | None = None
-        fig = _figure("scope", x_axis_label="ms (arrays: index)", y_axis_label="amplitude")
-        for key, label, color in (("in", "input", _PALETTE[0]), ("out", "output", _PALETTE[1])):
+        fig = _figure("scope", legend="above", x_axis_label="ms (arrays: index)",
+                      y_axis_label="amplitude")  # fmt: skip
+        _anchor(fig, (-window_ms, 0.0), (-1.0, 1.0))
+        for key, label, color in (("in", "input", "#999999"), ("out", "output", "#111111")):
             src = ColumnDataSource({"x": [], "y": []}, name=f"scope-{key}")
-            fig.line("x", "y", source=src, color=color, legend_label=label)
-        _legend(fig)
+            fig.line("x", "y", source=src, color=color, legend_label=label, line_width=LINE_WIDTH)
+        self.figures = (fig,)
         self.set_layout(fig)
 
-    def reset(self, nodes: Sequence[str], sinks: Sequence[str]) -> None:
+    def reset(
+        self, nodes: Sequence[str], sinks: Sequence[str], colors: Mapping[str, str] | None = None
+    ) -> None:
         with self._lock:
             self.sinks = tuple(sinks)
             self._in, self._out = _Ring(self._size), _Ring(self._size)
@@ -353,11 +412,15 @@ class SpectrumPlot(_NodeChoice, _Plot):
         self._window = np.hanning(n_fft).astype(np.float32)
         fig = _figure("spectrum", x_axis_type="log", x_axis_label="Hz", y_axis_label="dBFS",
                       y_range=(-140, 10))  # fmt: skip
+        _anchor(fig, (20.0, 20000.0), (-140.0, 10.0))
         src = ColumnDataSource({"x": [], "y": []}, name="spectrum")
-        fig.line("x", "y", source=src, color=_PALETTE[2])
+        fig.line("x", "y", source=src, color="#111111", line_width=LINE_WIDTH)
+        self.figures = (fig,)
         self.set_layout(fig)
 
-    def reset(self, nodes: Sequence[str], sinks: Sequence[str]) -> None:
+    def reset(
+        self, nodes: Sequence[str], sinks: Sequence[str], colors: Mapping[str, str] | None = None
+    ) -> None:
         with self._lock:
             self.sinks = tuple(sinks)
             self._ring = _Ring(self.n_fft)

@@ -8,8 +8,10 @@ shared-memory executor with the plots updating.
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -64,3 +66,38 @@ def test_lab_renders_and_runs_in_voila(lab: Lab) -> None:
         assert not errors, errors
     finally:
         context.close()  # then the lab fixture deletes the Voila kernel
+
+
+def test_the_class_notebook_is_a_live_voila_app(lab: Lab) -> None:
+    """Notebook 06 as the README hands it to a class: every cell runs, the console is
+    live at the end (not "Loading widget..."), its plots have axes before Start (no
+    empty-range warnings from BokehJS), and Start runs it."""
+    server = lab.server
+    source = Path(__file__).parents[2] / "notebooks" / "06-teaching-filters.ipynb"
+    path = f"class-{uuid.uuid4().hex[:8]}.ipynb"
+    shutil.copy(source, server.root / path)
+    context = lab.browser.new_context(viewport={"width": 1920, "height": 1080})
+    context.set_default_timeout(90_000)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        logged: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: logged.append(msg.text))
+        page.goto(f"{server.url}/voila/render/{path}?token={server.token}")
+        page.locator(".rm-console .rm-plot-latency canvas").first.wait_for()
+        page.locator(".rm-console .rm-plot-spectrum canvas").first.wait_for()
+        assert page.locator(".widget-slider").count() >= 2  # the filter's sliders
+        assert page.get_by_text("Loading widget").count() == 0
+        page.locator(".rm-start:not([disabled])").click()
+        page.locator('.rm-status [data-state="running"]').wait_for()
+        page.wait_for_function(
+            "() => Number(document.querySelector('.rm-plot-spectrum')?.dataset.rmUpdates) > 10"
+        )
+        assert page.locator(".rm-errors .rm-error").count() == 0
+        page.locator(".rm-stop:not([disabled])").click()
+        page.locator('.rm-status [data-state="stopped"]').wait_for()
+        assert not errors, errors
+        assert not [m for m in logged if "initial ranges" in m], logged
+    finally:
+        context.close()

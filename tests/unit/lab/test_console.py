@@ -417,3 +417,14 @@ def test_a_speaker_may_watch_with_a_plain_function(console: Any) -> None:
     wait_for(lambda: len(recorder.outputs) >= 5)
     c.stop()
     assert {o.node_id for o in recorder.outputs} == {"p"}
+
+
+def test_the_plots_colour_nodes_as_the_builder_does(console: Any) -> None:
+    from rmlab.lab.plots import PALETTE
+
+    m = Manifest().add("p", "PassThrough").add("gain", "Gain").connect("gain", "p")
+    c = console(m)  # manifest order p, gain; pipeline order gain -> p
+    c.start()
+    assert c.latency.series[:2] == ["gain", "p"]
+    assert c.latency.colors["p"] == PALETTE[0] and c.latency.colors["gain"] == PALETTE[1]
+    c.stop()

@@ -295,3 +295,68 @@ def test_a_page_that_falls_behind_gets_fewer_fresher_updates() -> None:
     assert held_back == 3  # the two held frames came with this one: nothing lost
     plot._handle_custom_msg({"type": "ready"}, [])  # a new view owes nothing
     assert flush_one() is True
+
+
+def _glyphs(fig: Any, kind: str) -> list[Any]:
+    return [r for r in fig.renderers if type(r.glyph).__name__ == kind]
+
+
+def test_the_plots_read_from_the_back_of_a_room() -> None:
+    from rmlab.lab.plots import LINE_WIDTH, PALETTE, node_colors
+
+    lat = LatencyPlot()
+    lat.reset(["b", "a"], ["a"], node_colors(["a", "b"]))  # manifest order: a, then b
+    ts, hist = lat.figures
+    for fig in (ts, hist):
+        (legend,) = fig.legend
+        assert legend in fig.right and legend not in fig.center  # outside the data
+        assert legend.click_policy == "hide"
+        labels = [item.label.value for item in legend.items]
+        assert labels == ["b", "a", "end to end"]  # pipeline order, end to end last
+        assert int(legend.label_text_font_size.rstrip("pt")) >= 12
+        assert int(fig.title.text_font_size.rstrip("pt")) >= 14
+    lines = {r.data_source.name: r.glyph for r in _glyphs(ts, "Line")}
+    quads = {r.data_source.name: r.glyph for r in _glyphs(hist, "Quad")}
+    key = lat._key
+    # a node has one colour in the series and the histogram: its manifest position's
+    assert lines[key["a"]].line_color == quads[key["a"] + "h"].fill_color == PALETTE[0]
+    assert lines[key["b"]].line_color == quads[key["b"] + "h"].fill_color == PALETTE[1]
+    assert all(g.line_width >= LINE_WIDTH >= 3 for g in lines.values())
+    # end to end is drawn first (under the per-node lines), and dashed
+    names = [r.data_source.name for r in _glyphs(ts, "Line")]
+    assert names[0] == key["end to end"] and lines[names[0]].line_dash == [6]
+
+
+def test_the_axes_are_there_before_any_data() -> None:
+    """Every figure has an invisible extent to range on before data arrives; on a log
+    axis it is positive, so BokehJS has a range to draw (no empty box, no warning)."""
+    plots = [LatencyPlot(["gain"], ["gain"]), ScopePlot(), SpectrumPlot()]
+    for fig in (f for p in plots for f in p.figures):
+        anchors = [r for r in _glyphs(fig, "Scatter") if r.data_source.data.get("x")]
+        assert len(anchors) == 1, fig.title.text
+        data = anchors[0].data_source.data
+        for axis, values in (("x", data["x"]), ("y", data["y"])):
+            assert values[0] < values[1]
+            scale = fig.x_scale if axis == "x" else fig.y_scale
+            if type(scale).__name__ == "LogScale":
+                assert min(values) > 0, (fig.title.text, axis)
+        assert anchors[0].glyph.fill_alpha == anchors[0].glyph.line_alpha == 0
+
+
+def test_the_builder_graph_colours_nodes_as_the_plots_do() -> None:
+    """graph.js colours the i-th node of the graph with PALETTE[i]; the graph lists the
+    manifest's nodes in order, which is what ``node_colors`` colours by."""
+    import json
+    import re
+
+    from rmlab._widget import widget_file
+    from rmlab.lab import Builder
+    from rmlab.lab.plots import PALETTE
+
+    js = widget_file("graph.js").read_text()
+    found = re.search(r"const PALETTE = (\[[^\]]*\]);", js)
+    assert found is not None
+    assert tuple(json.loads(found.group(1))) == PALETTE
+    assert "PALETTE[i % PALETTE.length]" in js
+    m = rmlab.Manifest().add("p", "PassThrough").add("gain", "Gain").connect("gain", "p")
+    assert [n["id"] for n in Builder(m).canvas.graph["nodes"]] == ["p", "gain"]
