@@ -7,7 +7,11 @@ below it):
   draws the node palette, the SVG graph, the problem list and the error line;
 - the parameter form: ipywidgets made from the selected node's ``Param``s
   (``rmlab.lab._builder_form``);
-- import/export: the manifest as JSON and as Python code, and a box to load JSON.
+- import/export: the manifest as JSON and as Python code, and a box to load JSON;
+- Save and Open: the manifest as a JSON file next to the notebook (the kernel's
+  working directory), so a class can be handed a starting pipeline. The kernel reads
+  and writes the files, never the browser: it works the same in JupyterLab, Voila and
+  on Binder, and a file is validated before it replaces the graph.
 
 Python is the authority. The page never changes the graph by itself: it sends edit
 requests as custom messages, Python applies each to ``builder.manifest`` or refuses
@@ -31,13 +35,16 @@ edit (a cell's, or the comm handler's).
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -116,14 +123,56 @@ class Builder(widgets.VBox):
             layout=widgets.Layout(flex="1 1 auto", min_width="0"),
         )
         io.add_class("rm-io")
+        files = self._file_row()
         # the canvas gets the whole width (notebooks are narrow); form and exports below it
-        super().__init__([self.canvas, widgets.HBox([self._form, io])])
+        super().__init__([self.canvas, files, widgets.HBox([self._form, io])])
         self.add_class("rm-builder")
         self.canvas.on_msg(self._on_message)
         self.canvas.observe(self._on_select, "selected")
         self.canvas.observe(self._on_query, "palette_query")
         self._load.on_click(self._on_load)
         self.refresh(notify=False)
+
+    def _file_row(self) -> widgets.VBox:
+        """Save and Open: a file-name box, the JSON files next to the notebook, and a
+        line under them saying what happened (a refused file is explained there, where
+        the person is looking, not only in the error line at the top)."""
+        self.folder: Path | None = None
+        """Where Save and Open look (None: the kernel's working directory, which is the
+        notebook's folder in JupyterLab and Voila)."""
+        self._file_name = widgets.Text(
+            placeholder="pipeline.json", description="file", layout=widgets.Layout(width="260px")
+        )
+        self._save = widgets.Button(description="Save", icon="save", tooltip="write the file")
+        self._files = widgets.Dropdown(description="open", layout=widgets.Layout(width="260px"))
+        self._open = widgets.Button(description="Open", icon="folder-open",
+                                    tooltip="replace the graph with this file")  # fmt: skip
+        self._rescan = widgets.Button(icon="refresh", tooltip="list the folder's JSON files again",
+                                      layout=widgets.Layout(width="36px"))  # fmt: skip
+        self._file_status = widgets.HTML()
+        for w, css in (
+            (self._file_name, "rm-file-name"),
+            (self._save, "rm-file-save"),
+            (self._files, "rm-file-list"),
+            (self._open, "rm-file-open"),
+            (self._rescan, "rm-file-rescan"),
+            (self._file_status, "rm-file-status"),
+        ):
+            w.add_class(css)
+        self._file_name.observe(self._on_file_name, "value")
+        self._save.on_click(self._on_save)
+        self._open.on_click(self._on_open)
+        self._rescan.on_click(lambda _b: self._list_files())
+        self._replace: Path | None = None  # a file Save was pressed for once: the next replaces it
+        self._list_files()
+        self._file_name.value = self.default_file_name()
+        row = widgets.HBox(
+            [self._file_name, self._save, self._files, self._open, self._rescan],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        box = widgets.VBox([row, self._file_status])
+        box.add_class("rm-files")
+        return box
 
     @staticmethod
     def _pre(cls: str) -> widgets.HTML:
@@ -308,6 +357,122 @@ class Builder(widgets.VBox):
 
         self._edit("load the manifest", apply)
 
+    # -- files next to the notebook ------------------------------------------------------
+
+    def default_file_name(self) -> str:
+        """``<manifest name>.json`` made safe for a file name (``pipeline.json`` if unnamed)."""
+        stem = re.sub(
+            r"[^A-Za-z0-9._-]+", "-", str(self._manifest.metadata.get("name") or "")
+        ).strip("-.")
+        return f"{stem or 'pipeline'}.json"
+
+    def files(self) -> list[str]:
+        """The ``.json`` files in the folder Save and Open use, by name."""
+        return sorted(p.name for p in self._folder().glob("*.json") if p.is_file())
+
+    def save_file(self, name: str | None = None, *, replace: bool = False) -> Path:
+        """Write the manifest as ``name`` (default: the file-name box) in the folder.
+
+        Refused (``ManifestError``) for a pipeline with problems, since Open would
+        refuse the file, and ``FileExistsError`` for an existing file unless
+        ``replace``: a class's handout is not overwritten by accident.
+        """
+        path = self._path(name if name is not None else self._file_name.value)
+        with self._lock:
+            problems = self._manifest.problems()
+            if problems:
+                raise ManifestError(problems)
+            text = self._manifest.dumps()
+        if path.exists() and not replace:
+            raise FileExistsError(f"{path.name} exists")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, path)  # a reader never sees half a file
+        return path
+
+    def open_file(self, name: str) -> Path:
+        """Replace the graph with the manifest in file ``name`` of the folder (validated
+        as ``load`` does: a refused file leaves the graph as it was)."""
+        path = self._path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FileNotFoundError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError([("", f"{path.name} is not JSON: {exc}")]) from exc
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise ManifestError([("", f"{path.name} holds a {kind}, not a manifest")])
+        self.load(data)
+        return path
+
+    def _folder(self) -> Path:
+        return Path(self.folder) if self.folder is not None else Path.cwd()
+
+    def _path(self, name: str) -> Path:
+        """``name`` in the folder; only a plain file name (with ``.json`` added)."""
+        name = (name or "").strip()
+        if not name:
+            raise ValueError("type a file name first")
+        if Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a plain file name: files stay next to the notebook")
+        return self._folder() / (name if name.lower().endswith(".json") else f"{name}.json")
+
+    def _list_files(self, chosen: str | None = None) -> None:
+        names = self.files()
+        keep = chosen if chosen in names else self._files.value
+        self._files.options = names
+        self._files.value = keep if keep in names else (names[0] if names else None)
+        self._open.disabled = not names
+
+    def _say(self, message: str, ok: bool) -> None:
+        css = "rm-file-ok" if ok else "rm-file-refused"
+        self._file_status.value = f'<div class="{css}">{html.escape(message)}</div>'
+
+    def _on_file_name(self, _change: Any) -> None:
+        self._replace = None  # another name: Save asks again before replacing a file
+
+    def _on_save(self, _button: Any) -> None:
+        with self._guard("saving"):
+            try:
+                path = self._path(self._file_name.value)
+                path = self.save_file(path.name, replace=self._replace == path)
+            except FileExistsError:
+                self._replace = path
+                self._say(f"{path.name} exists: press Save again to replace it", ok=False)
+                return
+            except ManifestError as exc:
+                reasons = "; ".join(msg for _, msg in exc.problems)
+                self._say(f"Not saved: the pipeline has problems ({reasons})", ok=False)
+                return
+            except (ValueError, OSError) as exc:
+                self._say(f"Not saved: {exc}", ok=False)
+                return
+            self._replace = None
+            self._list_files(path.name)
+            self._say(f"Saved {path.name} in {path.parent}", ok=True)
+
+    def _on_open(self, _button: Any) -> None:
+        with self._guard("opening"):
+            name = self._files.value
+            if not name:
+                self._say("No JSON file in this folder yet: Save one first", ok=False)
+                return
+            try:
+                self.open_file(name)
+            except ManifestError as exc:
+                lines = [f"{p}: {m}" if p else m for p, m in exc.problems]
+                self._say(f"Not opened: {name} is not a valid manifest. " + "; ".join(lines),
+                          ok=False)  # fmt: skip
+                return
+            except (ValueError, OSError) as exc:
+                self._say(f"Not opened: {exc}", ok=False)
+                return
+            self._file_name.value = name  # Save writes back to it (after asking once)
+            self._say(f"Opened {name}", ok=True)
+
     def refresh(self, notify: bool = True) -> None:
         """Re-read the node registry and redraw everything from ``builder.manifest``.
 
@@ -326,7 +491,9 @@ class Builder(widgets.VBox):
 
     def close(self) -> None:
         """Close the Builder and every widget it made."""
-        for w in [self._form, self._json, self._code, self._import, self._load]:
+        files = [self._file_name, self._save, self._files, self._open, self._rescan,
+                 self._file_status]  # fmt: skip
+        for w in [self._form, self._json, self._code, self._import, self._load, *files]:
             w.close()
         self.canvas.close()
         super().close()

@@ -540,3 +540,86 @@ def test_concurrent_edits_from_two_threads_stay_consistent() -> None:
     assert len(ids) == len(set(ids)) == 80
     assert len(b.canvas.graph["nodes"]) == 80
     assert json.dumps(b.canvas.graph)  # what is synced is JSON
+
+
+# -- Save and Open: files next to the notebook (the kernel's working directory) ------------
+
+
+def _class_pipeline() -> Manifest:
+    return (
+        Manifest(name="filter class")
+        .add("filter", "Filter", cutoff_hz=500.0)
+        .add("out", "PassThrough")
+        .connect("filter", "out")
+    )
+
+
+def test_save_writes_the_manifest_next_to_the_notebook_and_open_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the notebook's folder
+    b = Builder(_class_pipeline())
+    assert b._file_name.value == "filter-class.json"  # from the manifest's name
+    b._save.click()
+    saved = tmp_path / "filter-class.json"
+    assert json.loads(saved.read_text()) == json.loads(b.manifest.dumps())
+    assert "Saved filter-class.json" in b._file_status.value
+    assert b._files.options == ("filter-class.json",) and b._files.value == "filter-class.json"
+
+    student = Builder()  # a student opens the handout
+    assert student._files.options == ("filter-class.json",)
+    student._open.click()
+    assert student.manifest.node("filter").params["cutoff_hz"] == 500.0
+    assert [c.target for c in student.manifest.connections] == ["out"]
+    assert student._file_name.value == "filter-class.json"
+    assert "Opened filter-class.json" in student._file_status.value
+
+
+def test_save_asks_before_replacing_a_file_and_refuses_a_broken_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    handout = tmp_path / "handout.json"
+    handout.write_text(_class_pipeline().dumps())
+    b = Builder(Manifest(name="mine").add("gain", "Gain"))
+    b._file_name.value = "handout"  # ".json" is added
+    b._save.click()
+    assert "handout.json exists: press Save again" in b._file_status.value
+    assert json.loads(handout.read_text())["nodes"][0]["id"] == "filter"  # untouched
+    b._save.click()  # the second press replaces it
+    assert json.loads(handout.read_text())["nodes"][0]["id"] == "gain"
+
+    b._file_name.value = "../elsewhere.json"
+    b._save.click()
+    assert "not a plain file name" in b._file_status.value
+    assert not (tmp_path.parent / "elsewhere.json").exists()
+
+    b.manifest.nodes.append(NodeSpec("orphan", "NoSuchNode", {}))  # Open would refuse it
+    b.refresh()
+    b._file_name.value = "broken.json"
+    b._save.click()
+    assert "Not saved: the pipeline has problems" in b._file_status.value
+    assert not (tmp_path / "broken.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("{not json", "is not JSON"),
+        ("[1, 2]", "holds a list, not a manifest"),
+        (json.dumps({"nodes": [{"id": "x", "node_type": "NoSuchNode"}]}), "NoSuchNode"),
+    ],
+)
+def test_open_explains_a_refused_file_next_to_the_box(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, why: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text(content)
+    b = Builder(_class_pipeline())
+    before = b.manifest.dumps()
+    b._files.value = "bad.json"
+    b._open.click()
+    status = b._file_status.value
+    assert "Not opened: bad.json" in status and why in status, status
+    assert "rm-file-refused" in status
+    assert b.manifest.dumps() == before  # the graph stays as it was
