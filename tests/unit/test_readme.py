@@ -56,3 +56,10 @@ def test_readme_node_example_works() -> None:
     loud = Audio(np.full(960, 0.5, np.float32), 48000)
     quiet = Audio(np.full(960, 0.001, np.float32), 48000)
     assert run_node(gate, [loud, quiet, loud]) == [loud, loud]
+
+
+def test_readme_watcher_example_works(capsys: pytest.CaptureFixture[str]) -> None:
+    code = re.search(r"### A watcher\n\n```python\n(.*?)```", README, re.S)
+    assert code
+    exec(compile(code.group(1).replace('"shm"', '"local"'), "README", "exec"), {})
+    assert "20 ['gain', 'lp']" in capsys.readouterr().out
