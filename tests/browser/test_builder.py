@@ -9,6 +9,7 @@ was. Deleting with the Delete key and editing from Python are seen on both sides
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -217,3 +218,41 @@ def test_python_edits_search_move_and_delete_keys(lab: Lab) -> None:
     # the keys were the editor's, not JupyterLab's: the notebook still has its one cell
     assert page.locator(".jp-Notebook .jp-Cell").count() == 1
     assert page.inner_text(".rm-builder-error") == ""
+
+
+SAVE_SETUP = """\
+import rmlab
+from rmlab.lab.builder import Builder
+manifest = rmlab.Manifest(name="class handout").add("gain", "Gain", gain_db=-6.0)
+builder = Builder(manifest)
+builder
+"""
+
+
+def test_save_and_open_a_file_next_to_the_notebook(lab: Lab) -> None:
+    nb = lab.open([SAVE_SETUP])
+    nb.run_all()
+    page = nb.page
+    name = page.locator(".rm-file-name input")
+    assert name.input_value() == "class-handout.json"
+    page.locator(".rm-file-save").click()
+    page.locator(".rm-file-status:has-text('Saved class-handout.json')").wait_for()
+    saved = lab.server.root / "class-handout.json"  # the notebook's folder
+    assert [n["id"] for n in json.loads(saved.read_text())["nodes"]] == ["gain"]
+
+    (lab.server.root / "broken.json").write_text('{"nodes": [{"id": "x"}]}')
+    page.locator(".rm-file-rescan").click()
+    page.locator(".rm-file-list select").select_option("broken.json")
+    page.locator(".rm-file-open").click()
+    refused = page.locator(".rm-file-status .rm-file-refused")
+    refused.wait_for()
+    assert "Not opened: broken.json is not a valid manifest" in refused.inner_text()
+    assert nb.evaluate("[n.id for n in builder.manifest.nodes]") == ["gain"]
+
+    nb.execute("builder.add_node('PassThrough')")
+    page.locator(".rm-file-list select").select_option("class-handout.json")
+    page.locator(".rm-file-open").click()
+    page.locator(".rm-file-status:has-text('Opened class-handout.json')").wait_for()
+    assert nb.evaluate("[n.id for n in builder.manifest.nodes]") == ["gain"]
+    page.locator('.rm-node[data-node-id="gain"]').wait_for()
+    assert page.locator(".rm-node").count() == 1
