@@ -145,7 +145,7 @@ def test_doctor_fails_on_a_tiny_dev_shm(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_lab_needs_a_notebook_folder(tmp_path: Path) -> None:
     r = rmlab("lab", str(tmp_path / "nope"))
-    assert r.returncode == 1 and "no notebooks folder" in r.stderr
+    assert r.returncode == 1 and "no folder" in r.stderr and "rmlab lab DIR" in r.stderr
 
 
 def test_version() -> None:
