@@ -7,6 +7,10 @@ queued to every successor in emission order, which keeps order per edge and make
 fan-in merge in arrival order. ``finish()`` flushes nodes in topological order, so
 a node's flushed output reaches its successors before they are flushed themselves.
 
+A node placed on Ray (``"execution": {"placement": "remote"}``) runs in its actor
+and is driven here through a stand-in (``rmlab.runtime.ray.proxy``): each call waits
+for the actor, so it keeps these semantics with one frame in flight.
+
 Queues: the input holds ``queue_size`` frames (drop-oldest drops and counts the
 oldest; block makes ``submit`` wait), and so do outputs waiting to be received in
 drop-oldest mode (``EventBuffer``). Inner edges need no queue: each input is
@@ -33,10 +37,10 @@ from rmlab.runtime.executor import (
     HopDone,
     NodeFailed,
     Output,
-    refuse_options,
 )
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.queue import FrameQueue
+from rmlab.runtime.ray.placement import cluster_configured, ray_option, remote_placements
 from rmlab.runtime.trace import Hop, Trace
 
 __all__ = ["LocalExecutor"]
@@ -57,11 +61,23 @@ class LocalExecutor:
     """Runs every node in this process, on one runner thread."""
 
     def __init__(self, graph: Graph, context: ExecutorContext):
-        refuse_options("local", context)
+        option = ray_option("local", context)
         self.graph = graph
         self._nodes: dict[str, Node] = {}
+        self._remote: set[str] = set()
+        placements = remote_placements(
+            graph, every_node=False, configured=cluster_configured(option)
+        )
         try:
+            if placements:  # nodes placed on Ray: started together, run through stand-ins
+                from rmlab.runtime.ray.proxy import start_proxies
+
+                proxies = start_proxies(graph, placements, option, context, self._report)
+                self._nodes.update(proxies)
+                self._remote = set(placements)
             for nid in graph.order:
+                if nid in self._remote:
+                    continue
                 node = graph.instantiate(nid)
                 self._nodes[nid] = node
                 _call(nid, "setup", node.setup)
@@ -116,6 +132,16 @@ class LocalExecutor:
     # -- the runner thread ---------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug of this executor: end the session, visibly
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            self._events.put(Ended(
+                f"the local executor failed: {type(exc).__name__}: {exc} (in {where.name}, "
+                f"{where.filename}:{where.lineno}); please report it"
+            ))  # fmt: skip
+
+    def _loop(self) -> None:
         while True:
             if not len(self._in):
                 self._events.wake()  # about to block: now the consumer may take the GIL
@@ -155,6 +181,8 @@ class LocalExecutor:
                 self._fail(_node_error(nid, "process", exc))
                 continue
             t1 = time.monotonic_ns()
+            if nid in self._remote:  # the actor's own times, not the round trip
+                t0, t1 = self._nodes[nid].last_call  # type: ignore[attr-defined]
             put(HopDone(nid, t0, t1))
             if outs:
                 self._emit(nid, outs, trace, Hop(nid, t0, t1), work)
@@ -196,6 +224,15 @@ class LocalExecutor:
             self._emit(nid, outs, Trace(-1, t0), Hop(nid, t0, t1), work)
             self._dispatch(work)
 
+    @property
+    def remote_nodes(self) -> dict[str, Any]:
+        """The ``RemoteNode`` of each node placed on Ray (where it runs: ``.hosts``)."""
+        return {nid: self._nodes[nid].remote for nid in self._remote}  # type: ignore[attr-defined]
+
+    def _report(self, event: Event) -> None:
+        """What a remote node's stand-in reports itself (restarts, a final crash)."""
+        self._events.put(event)
+
     def _fail(self, error: NodeError) -> None:
         self._events.put(NodeFailed(error), wake=False)
 
@@ -212,6 +249,8 @@ class LocalExecutor:
 
 
 def _node_error(nid: str, stage: str, exc: BaseException) -> NodeError:
+    if isinstance(exc, NodeError):  # already says which node and how (a remote node's)
+        return exc
     tb = "".join(traceback.format_exception(exc))
     err = NodeError(nid, f"{type(exc).__name__} in {stage}(): {exc}", tb)
     err.__cause__ = exc

@@ -96,6 +96,7 @@ class Session:
         self._rx = threading.Lock()  # one thread receives events at a time
         self._pump: threading.Thread | None = None
         self._end_received = False
+        self._end_reason = ""  # why the pipeline stopped by itself, if it did
         # the gate: calls into the executor in flight, and who closes it
         self._cancel = cancel
         self._gate = threading.Lock()
@@ -522,6 +523,7 @@ class Session:
             elif isinstance(ev, Ended):
                 keep.append(_END)
                 self._end_received = True
+                self._end_reason = ev.reason
         if not keep:
             return None
         if take and not self._pending and len(keep) == 1 and not self._async_waiters:
@@ -587,6 +589,8 @@ class Session:
 
     def _closed_error(self) -> SessionClosed:
         if self._state == "drained":
+            if self._end_reason:
+                return SessionClosed(f"the session stopped by itself: {self._end_reason}")
             return SessionClosed("the session has ended and every output was pulled")
         return SessionClosed("the session is closed; open a new one")
 

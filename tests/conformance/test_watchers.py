@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from rmlab import Json, Manifest, SessionError, open_session
+from rmlab import Json, Manifest, SessionClosed, SessionError, open_session
 from rmlab.runtime.executor import Ended, HopDone, Output
 from rmlab.runtime.watchers import Watcher
 
@@ -104,3 +104,25 @@ def test_watch_checks_its_argument(executor: str) -> None:
         h = s.watch(Recorder())
         h.close()
         h.close()  # idempotent
+
+
+def test_an_executor_that_fails_ends_the_session_with_the_reason() -> None:
+    # a bug inside the executor itself (here: its event buffer refuses an output) must
+    # end the session visibly, never leave pull() waiting for ever
+    from rmlab.runtime.executor import EventBuffer
+
+    m = Manifest().add("p", "PassThrough")
+    with open_session(m, "local") as s:
+        buf: EventBuffer = s._ex._events  # type: ignore[attr-defined]
+        real = buf.put
+
+        def refuse(event, **kw):
+            if isinstance(event, Output):
+                raise RuntimeError("event buffer broke")
+            real(event, **kw)
+
+        buf.put = refuse  # type: ignore[method-assign]
+        s.push(Json(1))
+        why = r"stopped by itself: the local executor failed: RuntimeError: event buffer broke"
+        with pytest.raises(SessionClosed, match=why):
+            s.pull(timeout=10)
