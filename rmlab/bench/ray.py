@@ -290,16 +290,24 @@ def _mixed_session(manifest: dict[str, Any], live: bool = False) -> Any | None:
     return None
 
 
-def _actor_rig(ray: Any, frame: np.ndarray) -> Rig:
+def _echo_actor(ray: Any) -> Any:
+    """The baseline: a plain Ray actor whose method returns its argument (started)."""
+
     @ray.remote(num_cpus=0)
     class Echo:
-        """The baseline: a plain Ray actor whose method returns its argument."""
-
         def echo(self, x: Any) -> Any:
             return x
 
+        def pid(self) -> int:
+            return os.getpid()
+
     actor = Echo.remote()  # type: ignore[attr-defined]
     ray.get(actor.echo.remote(0), timeout=120)
+    return actor
+
+
+def _actor_rig(ray: Any, frame: np.ndarray) -> Rig:
+    actor = _echo_actor(ray)
 
     def step() -> None:
         ray.get(actor.echo.remote(frame), timeout=30)
@@ -416,8 +424,22 @@ def _paced(seconds: float, mixed: bool) -> None:
         print(f"  {g:<48} {pct:6.1f}% of a core")
 
 
-def _idle(seconds: float, mixed: bool) -> dict[str, bool]:
-    """Part 3; returns target -> met."""
+def _idle(ray: Any, seconds: float, mixed: bool) -> dict[str, bool]:
+    """Part 3, with its baseline: this process and a plain Ray actor, idle, no session.
+
+    Returns target -> met."""
+    actor = _echo_actor(ray)
+    base = CpuMeter(
+        {
+            "this process, no session open": [os.getpid()],
+            "a plain Ray actor (baseline)": [ray.get(actor.pid.remote(), timeout=30)],
+        }
+    )
+    time.sleep(0.5)
+    base.start()
+    time.sleep(seconds)
+    base_cpu = base.stop()
+    ray.kill(actor)
     before = set(_node_hosts())
     with _paced_session(mixed, live=True) as (s, what):
         for _ in range(5):
@@ -434,9 +456,13 @@ def _idle(seconds: float, mixed: bool) -> dict[str, bool]:
     for g, pct in cpu.items():
         print(f"  {g:<48} {pct:6.2f}% of a core")
     print(
-        f"  session total (without Ray's services)           {own:6.2f}% of a core  "
+        f"  {'session total (without Ray services)':<48} {own:6.2f}% of a core  "
         f"target < {TARGET_IDLE_PCT:g}%: {_mark(ok)}"
     )
+    print("baseline, idle, no session:")
+    for g, pct in base_cpu.items():
+        print(f"  {g:<48} {pct:6.2f}% of a core")
+    print(f"  {'baseline total':<48} {sum(base_cpu.values()):6.2f}% of a core")
     return {f"idle session < {TARGET_IDLE_PCT:g}% of a core": ok}
 
 
@@ -544,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
             probe.close()
         verdicts = _ping_pong(ray, args.rounds, args.frames, mixed)
         _paced(args.seconds, mixed)
-        verdicts |= _idle(args.idle_seconds, mixed)
+        verdicts |= _idle(ray, args.idle_seconds, mixed)
         verdicts |= _replicas(args.replica_seconds, mixed, args.replicas, args.node_ms)
     finally:
         ray.shutdown()
