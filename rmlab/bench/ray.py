@@ -9,13 +9,17 @@ What it measures, with the baselines from the same run:
    places nodes on Ray), and (c) the baseline: a plain Ray actor whose method
    returns its argument, called with ``ray.get(actor.echo.remote(x))``. Target: the
    remote hop costs at most 1.2x the plain actor call (rmlab adds almost nothing on
-   top of Ray).
+   top of Ray). (c2), for reference, is Ray's own cost of the call shape rmlab's
+   hosts use: two returns (a small record and the outputs), each fetched.
 2. A paced run at 50 frames/s through shm -> remote -> shm (``executor="ray"`` with 3
    nodes while the shm executor cannot place a node on Ray; the output says which):
    latency percentiles, drops and the CPU of every process (this one, the shm
-   workers, the Ray actor workers, Ray's own services).
+   workers, the Ray actor workers, Ray's own services), next to a plain Ray actor
+   call at the same pace.
 3. Idle: the CPU of a session with a remote node that has nothing to do, over a few
-   seconds. Target: under 2% of a core (no busy polling).
+   seconds, next to this process and a plain Ray actor with no session. Target: under
+   2% of a core (no busy polling). CPU is read from ``/proc`` in clock ticks (10 ms),
+   so over 4 s one tick is 0.25% of a core.
 4. Replicas: a stateless node that sleeps 30 ms per frame, with
    ``"execution": {"placement": "remote", "replicas": 2}``, fed 50 frames/s. Target:
    it keeps up, 0 drops, outputs in input order.
@@ -298,6 +302,9 @@ def _echo_actor(ray: Any) -> Any:
         def echo(self, x: Any) -> Any:
             return x
 
+        def echo2(self, x: Any) -> tuple[dict[str, int], list[Any]]:
+            return {"outputs": 1}, [x]  # a record and the outputs, as rmlab's hosts return
+
         def pid(self) -> int:
             return os.getpid()
 
@@ -313,6 +320,19 @@ def _actor_rig(ray: Any, frame: np.ndarray) -> Rig:
         ray.get(actor.echo.remote(frame), timeout=30)
 
     return Rig("(c) Ray actor call", step, lambda: ray.kill(actor))
+
+
+def _actor2_rig(ray: Any, frame: np.ndarray) -> Rig:
+    """Ray's own cost of the call shape rmlab uses: two returns, each fetched."""
+    actor = _echo_actor(ray)
+    echo2 = actor.echo2.options(num_returns=2)
+
+    def step() -> None:
+        record, outputs = echo2.remote(frame)
+        ray.get(record, timeout=30)
+        ray.get(outputs, timeout=30)
+
+    return Rig("(c2) Ray call, 2 returns", step, lambda: ray.kill(actor))
 
 
 def _pct(v: np.ndarray, q: float) -> float:
@@ -347,7 +367,8 @@ def _ping_pong(ray: Any, rounds: int, frames: int, mixed: bool) -> dict[str, boo
                     s.pull(timeout=30)
 
                 rigs.append(Rig("(b) shm, 1 remote node", step, s.close, s))
-        rigs.append(_actor_rig(ray, frame))
+        rigs.append(_actor2_rig(ray, frame))
+        rigs.append(_actor_rig(ray, frame))  # last: the baseline
         for rig in rigs:
             for _ in range(5):
                 rig.step()  # warm up
@@ -387,8 +408,33 @@ def _paced_session(mixed: bool, live: bool = True) -> Iterator[tuple[Any, str]]:
         s.close()
 
 
-def _paced(seconds: float, mixed: bool) -> None:
-    """Part 2."""
+def _paced_baseline(ray: Any, seconds: float) -> tuple[np.ndarray, dict[str, float]]:
+    """The plain Ray actor call at the same pace: latencies (us) and CPU."""
+    actor = _echo_actor(ray)
+    meter = CpuMeter(
+        {
+            "this process": [os.getpid()],
+            "the actor": [ray.get(actor.pid.remote(), timeout=30)],
+        }
+    )
+    n = int(seconds * RATE)
+    lat = np.empty(n)
+    meter.start()
+    t0 = time.monotonic()
+    for i in range(n):
+        while (d := t0 + i / RATE - time.monotonic()) > 0:
+            time.sleep(d)
+        a = time.perf_counter_ns()
+        ray.get(actor.echo.remote(SMALL), timeout=30)
+        lat[i] = (time.perf_counter_ns() - a) / 1000
+    cpu = meter.stop()
+    ray.kill(actor)
+    return lat, cpu
+
+
+def _paced(ray: Any, seconds: float, mixed: bool) -> None:
+    """Part 2, with its baseline: a plain Ray actor call at the same pace."""
+    base_lat, base_cpu = _paced_baseline(ray, seconds)
     before = set(_node_hosts())
     with _paced_session(mixed) as (s, what):
         for _ in range(10):
@@ -421,6 +467,12 @@ def _paced(seconds: float, mixed: bool) -> None:
         + ", ".join(f"{k} {v:.0f}" for k, v in hops.items())
     )
     for g, pct in cpu.items():
+        print(f"  {g:<48} {pct:6.1f}% of a core")
+    print(
+        f"baseline, a plain Ray actor call at the same pace: latency us: median "
+        f"{np.median(base_lat):.0f}, p90 {_pct(base_lat, 90):.0f}, p99 {_pct(base_lat, 99):.0f}"
+    )
+    for g, pct in base_cpu.items():
         print(f"  {g:<48} {pct:6.1f}% of a core")
 
 
@@ -534,11 +586,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a Ray cluster (default: RAY_ADDRESS, else a local instance)",
     )
-    ap.add_argument("--rounds", type=int, default=6, help="interleaved ping-pong rounds")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved ping-pong rounds")
     ap.add_argument("--frames", type=int, default=30, help="small frames per rig per round")
-    ap.add_argument("--seconds", type=float, default=10.0, help="paced run (s)")
-    ap.add_argument("--idle-seconds", type=float, default=3.0, help="idle measurement (s)")
-    ap.add_argument("--replica-seconds", type=float, default=10.0, help="replicas run (s)")
+    ap.add_argument("--seconds", type=float, default=8.0, help="paced run (s)")
+    ap.add_argument("--idle-seconds", type=float, default=4.0, help="idle measurement (s)")
+    ap.add_argument("--replica-seconds", type=float, default=8.0, help="replicas run (s)")
     ap.add_argument("--replicas", type=int, default=2, help="replicas of the slow node")
     ap.add_argument("--node-ms", type=float, default=30.0, help="the slow node's time per frame")
     ap.add_argument(
@@ -569,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             probe.close()
         verdicts = _ping_pong(ray, args.rounds, args.frames, mixed)
-        _paced(args.seconds, mixed)
+        _paced(ray, args.seconds, mixed)
         verdicts |= _idle(ray, args.idle_seconds, mixed)
         verdicts |= _replicas(args.replica_seconds, mixed, args.replicas, args.node_ms)
     finally:
