@@ -73,6 +73,8 @@ class NodeError(RmlabError):
 
     def __init__(self, node_id: str, message: str, traceback: str = ""):
         self.node_id = node_id
+        self.message = message
+        """What happened, without the node's id and the traceback."""
         self.traceback = traceback
         text = f"node {node_id!r} failed: {message}"
         if traceback:

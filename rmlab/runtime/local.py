@@ -174,6 +174,8 @@ class LocalExecutor:
                     NodeError(nid, f"{node.node_type} does not accept {got} (accepts {took})")
                 )
                 continue
+            if nid in self._remote:
+                self._events.wake()  # about to wait for the actor: let the consumer in
             t0 = time.monotonic_ns()
             try:
                 outs = run_process(self._nodes[nid], frame, source)

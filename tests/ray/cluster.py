@@ -24,8 +24,24 @@ import time
 
 import pytest
 
+from rmlab.runtime.executor import register_executor
+from rmlab.runtime.shm.executor import ShmExecutor
+
 ACCEL = "accel"
 WARM_S = 600.0
+
+
+class MixedShm(ShmExecutor):
+    """The shm executor with every other node (topological order) placed on Ray."""
+
+    def __init__(self, graph, context):
+        for i, nid in enumerate(graph.order):
+            if i % 2 == 1 or len(graph.order) == 1:
+                graph.manifest.node(nid).extra["execution"] = {"placement": "remote"}
+        super().__init__(graph, context)
+
+
+register_executor("shm+ray", MixedShm)
 
 
 @pytest.fixture(scope="session", autouse=True)

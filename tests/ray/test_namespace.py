@@ -51,7 +51,7 @@ def test_ray_suites_in_a_private_network_namespace() -> None:
     env = {
         **os.environ,
         "RMLAB_RAY_NAMESPACE": "1",
-        "RMLAB_CONFORMANCE_EXECUTORS": "ray",
+        "RMLAB_CONFORMANCE_EXECUTORS": "ray,shm+ray",
         "RAY_ADDRESS": "",
     }
     t0 = time.monotonic()

@@ -13,6 +13,18 @@ actors, calls in flight, restarts), ``executor`` (``RayExecutor``), ``bridge`` (
 remote node inside a shm session), ``_errors`` (Ray's exceptions as rmlab errors).
 """
 
+from typing import Any
+
 from rmlab.runtime.ray.hosts import keep_warm
 
-__all__ = ["keep_warm"]
+__all__ = ["keep_warm", "remote_nodes"]
+
+
+def remote_nodes(session: Any) -> dict[str, Any]:
+    """The nodes of ``session`` that run on Ray, as ``RemoteNode``s by node id.
+
+    ``remote_nodes(s)["asr"].hosts`` says where each replica runs (cluster node id, IP,
+    host name, pid); ``.handles`` are the actors, ``.restarts`` the restarts so far.
+    Empty for a session without nodes on Ray.
+    """
+    return dict(getattr(session._ex, "remote_nodes", {}))

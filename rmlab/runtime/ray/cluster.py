@@ -16,6 +16,7 @@ here, lazily: nothing else of rmlab needs it.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from types import ModuleType
 from typing import Any
@@ -37,11 +38,12 @@ def import_ray(why: str) -> ModuleType:
     return ray
 
 
-def connect(option: Any, why: str) -> ModuleType:
+def connect(option: Any, why: str, timeout: float = 10.0) -> ModuleType:
     """Make sure this process is connected to the cluster ``option`` names; return ``ray``.
 
     ``why`` says what needs Ray (``"node 'asr' (nodes[1]) is placed on Ray"``), so
-    every error message starts from what the user asked for.
+    every error message starts from what the user asked for. An address nobody answers
+    on fails within ``timeout`` seconds (``ray.init`` alone would retry for minutes).
     """
     ray = import_ray(why)
     with _lock:
@@ -67,6 +69,8 @@ def connect(option: Any, why: str) -> ModuleType:
         if ray.is_initialized():
             _check_same(ray, option)
             return ray
+        if option != "local":
+            _check_reachable(option, timeout)
         try:
             if option == "local":
                 ray.init(configure_logging=False)
@@ -77,6 +81,18 @@ def connect(option: Any, why: str) -> ModuleType:
                 raise ray_error("starting Ray on this machine", exc) from exc
             raise unreachable(option, exc) from exc
     return ray
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail fast when nothing listens at ``address`` ("host:port" or "ray://host:port")."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout, 10.0)).close()
+    except OSError as exc:
+        raise unreachable(address, exc) from exc
 
 
 def _check_same(ray: Any, option: str) -> None:

@@ -50,27 +50,14 @@ from rmlab.runtime.executor import (
     Output,
 )
 from rmlab.runtime.graph import Graph
-from rmlab.runtime.ray.cluster import connect
-from rmlab.runtime.ray.placement import remote_placements
-from rmlab.runtime.ray.remote import RemoteNode, Result, start_all
+from rmlab.runtime.ray.placement import ray_option, remote_placements
+from rmlab.runtime.ray.remote import RemoteNode, Result, start_remote
 from rmlab.runtime.trace import Hop, Trace
 
-__all__ = ["RayExecutor", "ray_options"]
+__all__ = ["RayExecutor"]
 
 _TODO, _FLUSHING, _DONE = 0, 1, 2
 _FLUSH = object()
-
-
-def ray_options(executor: str, context: ExecutorContext) -> Any:
-    """The ``ray=`` option of ``open_session`` (None if not given); refuse any other."""
-    options = dict(context.options)
-    ray = options.pop("ray", None)
-    if options:
-        raise ExecutorError(
-            f"the {executor} executor takes only the option ray=...; got "
-            f"{', '.join(sorted(options))}"
-        )
-    return ray
 
 
 class _Work:
@@ -98,29 +85,27 @@ class RayExecutor:
     """Runs every node as a Ray actor; see the module docstring."""
 
     def __init__(self, graph: Graph, context: ExecutorContext):
-        option = ray_options("ray", context)
+        option = ray_option("ray", context)
         self.graph = graph
         self._ctx = context
         self._block = context.backpressure == "block"
         self._qsize = context.queue_size
-        ray = connect(option, "executor='ray' places every node on Ray")
-        placements = remote_placements(graph, every_node=True)
-        self.remote_nodes: dict[str, RemoteNode] = {}
-        for nid in graph.order:
-            spec = graph.manifest.node(nid)
-            self.remote_nodes[nid] = RemoteNode(
-                ray, nid, graph.node_class(nid), spec.params, placements[nid],
-                restart=spec.restart, notify=self._wake,
-            )  # fmt: skip
-        start_all(list(self.remote_nodes.values()), context.start_timeout)
-        self._events = EventBuffer(None if self._block else context.queue_size)
         self._cv = threading.Condition()
+        self._woken = False
+        self.remote_nodes: dict[str, RemoteNode] = start_remote(
+            graph,
+            remote_placements(graph, every_node=True),
+            option,
+            context.start_timeout,
+            lambda _nid: self._wake,
+            why="executor='ray' places every node on Ray",
+        )
+        self._events = EventBuffer(None if self._block else context.queue_size)
         self._queue: dict[str, deque[_Work]] = {nid: deque() for nid in graph.order}
         self._edge: dict[tuple[str | None, str], int] = {}
         self._control: deque[tuple[str, dict[str, Any]]] = deque()
         self._deliver = {nid: not graph.successors[nid] for nid in graph.order}
         self._flush = dict.fromkeys(graph.order, _TODO)
-        self._woken = False
         self._closed = False
         self._finishing = False
         self._ended = False

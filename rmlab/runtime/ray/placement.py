@@ -39,9 +39,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmlab.errors import ExecutorError
+from rmlab.runtime.executor import ExecutorContext
 from rmlab.runtime.graph import Graph
 
-__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Placement", "cluster_configured", "remote_placements"]
+__all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "Placement",
+    "cluster_configured",
+    "ray_option",
+    "remote_placements",
+]
 
 DEFAULT_MAX_IN_FLIGHT = 2
 
@@ -132,3 +140,19 @@ def cluster_configured(option: Any) -> bool:
         return True
     ray = sys.modules.get("ray")  # only a Ray this process already imported can be running
     return bool(ray is not None and getattr(ray, "is_initialized", lambda: False)())
+
+
+def ray_option(executor: str, context: ExecutorContext) -> Any:
+    """``open_session``'s ``ray=`` option (None if not given); any other option is refused.
+
+    Every executor that can run a node on Ray takes ``ray=`` (and nothing else), so a
+    session can name its cluster whatever its executor.
+    """
+    options = dict(context.options)
+    ray = options.pop("ray", None)
+    if options:
+        raise ExecutorError(
+            f"the {executor} executor takes only the option ray=... (the Ray cluster of "
+            f"nodes placed on Ray); got {', '.join(sorted(options))}"
+        )
+    return ray

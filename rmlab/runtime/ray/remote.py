@@ -44,12 +44,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmlab.errors import ExecutorError, NodeCrashed, NodeError
+from rmlab.runtime.graph import Graph
 from rmlab.runtime.ray._errors import CRASHES, ray_class, ray_error
 from rmlab.runtime.ray.actor import boot_id
 from rmlab.runtime.ray.hosts import HOSTS, Host, actor_options, kill
 from rmlab.runtime.ray.placement import Placement
 
-__all__ = ["HostInfo", "RemoteNode", "Result", "start_all"]
+__all__ = ["HostInfo", "RemoteNode", "Result", "make_remote", "start_all", "start_remote"]
 
 _FETCH_TIMEOUT_S = 120.0  # a frame of a finished call is ready: this only bounds a transfer
 _UNLOAD_TIMEOUT_S = 5.0
@@ -274,6 +275,12 @@ class RemoteNode:
         return all(r.inflight >= limit for r in self._replicas if r.alive)
 
     @property
+    def in_flight(self) -> int:
+        """Frames sent to the actors and not answered yet (at most ``max_in_flight`` per
+        replica, plus what one call carries beyond it)."""
+        return sum(r.inflight for r in self._replicas if r.alive)
+
+    @property
     def busy(self) -> bool:
         """Some call has not been returned by ``results()`` yet."""
         return bool(self._order)
@@ -319,6 +326,10 @@ class RemoteNode:
         ``Result("mark", tag)`` once they have all finished (an error record travelling
         downstream in order with the frames)."""
         self._order.append(_Call("mark", tag, []))
+
+    def set_notify(self, notify: Callable[[], None]) -> None:
+        """Call ``notify`` (from Ray's thread) whenever a call finishes from now on."""
+        self._notify = notify
 
     def _watch(self, ref: Any) -> Any:
         fut = ref.future()
@@ -451,3 +462,49 @@ def start_all(nodes: list[RemoteNode], timeout: float) -> None:
             with contextlib.suppress(Exception):
                 rn.close()
         raise
+
+
+def make_remote(
+    graph: Graph,
+    placements: dict[str, Placement],
+    option: Any,
+    notify: Callable[[str], Callable[[], None]],
+    why: str | None = None,
+    timeout: float = 10.0,
+) -> dict[str, RemoteNode]:
+    """Connect to the cluster ``option`` names and prepare the nodes of ``placements``
+    (their placements are checked against the cluster; no actor is started yet).
+
+    ``notify(node_id)`` gives each node the function its finished calls call; ``why``
+    says what needs Ray, for the error if Ray is missing or unreachable (default: the
+    first remote node and its placement's JSON path).
+    """
+    from rmlab.runtime.ray.cluster import connect
+
+    if why is None:
+        p = next(iter(placements.values()))
+        where = (graph.manifest.node(p.node_id).extra.get("execution") or {}).get("placement")
+        why = f"node {p.node_id!r} ({p.path}.execution.placement) is {where!r}"
+    ray = connect(option, why, timeout)
+    nodes: dict[str, RemoteNode] = {}
+    for nid, p in placements.items():
+        spec = graph.manifest.node(nid)
+        nodes[nid] = RemoteNode(
+            ray, nid, graph.node_class(nid), spec.params, p, restart=spec.restart,
+            notify=notify(nid),
+        )  # fmt: skip
+    return nodes
+
+
+def start_remote(
+    graph: Graph,
+    placements: dict[str, Placement],
+    option: Any,
+    timeout: float,
+    notify: Callable[[str], Callable[[], None]],
+    why: str | None = None,
+) -> dict[str, RemoteNode]:
+    """``make_remote``, then start every node (``start_all``)."""
+    nodes = make_remote(graph, placements, option, notify, why, timeout)
+    start_all(list(nodes.values()), timeout)
+    return nodes

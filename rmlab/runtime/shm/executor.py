@@ -15,6 +15,10 @@ the workers through a ``Supervisor`` and waits for every READY. Then:
   on a VM); outputs nobody receives wait in iceoryx2's buffers (``queue_size``
   each), where drop-oldest drops and counts them.
 
+A node placed on Ray (``"execution": {"placement": "remote"}``) has no worker
+process: a bridge thread here (``rmlab.runtime.ray.bridge``) takes its place on the
+channels and runs its frames on its actors.
+
 ``close`` stops the workers (EOF on stdin), then removes every iceoryx2 resource and
 the board, so nothing is left in /dev/shm or the process table. The ``Session``
 calls it only once no other call is inside the executor.
@@ -43,9 +47,9 @@ from rmlab.runtime.executor import (
     HopDone,
     NodeFailed,
     Output,
-    refuse_options,
 )
 from rmlab.runtime.graph import Graph
+from rmlab.runtime.ray.placement import cluster_configured, ray_option, remote_placements
 from rmlab.runtime.shm.channels import (
     ALL_SOURCES,
     KIND_ERROR,
@@ -71,7 +75,7 @@ class ShmExecutor:
     """Runs every node in its own process; frames move through iceoryx2 shared memory."""
 
     def __init__(self, graph: Graph, context: ExecutorContext):
-        refuse_options("shm", context)
+        self._ray = ray_option("shm", context)
         self.graph = graph
         self.plan = plan = Plan.of(graph, context.session_id, context.queue_size)
         self._ctx = context
@@ -82,6 +86,8 @@ class ShmExecutor:
         self._iox: Any = None
         self._in: Outlet | None = None
         self._sup: Supervisor | None = None
+        self._bridges: Any = None  # rmlab.runtime.ray.bridge.Bridges, for nodes on Ray
+        self._workers: dict[str, WorkerProcess] = {}
         self._services: list[Any] = []
         self._rx = threading.Lock()  # receive() and a credit-waiting submit()
         self._push_lock = threading.Lock()
@@ -140,7 +146,13 @@ class ShmExecutor:
             "max_subs": plan.max_subscribers, "block": self._block,
             "max_frame": ctx.max_frame_bytes,
         }  # fmt: skip
+        remote = remote_placements(g, every_node=False, configured=cluster_configured(self._ray))
+        if remote:  # their actors start now, while the worker processes start
+            from rmlab.runtime.ray.bridge import Bridges
+
+            self._bridges = Bridges(g, remote, self._ray, self._on_report, ctx.start_timeout)
         workers = []
+        bridged = {}
         for wp in plan.workers:
             fds = {
                 "doorbell": bells[wp.doorbell][0],
@@ -148,6 +160,9 @@ class ShmExecutor:
                 "input_credit": [bells[b][1] for b in wp.input_credit_bells],
                 "session": self._bell_w,
             }
+            if wp.node_id in remote:  # a bridge in this process, to the node's actors
+                bridged[wp.node_id] = {"plan": wp, "session": session, "fds": fds}
+                continue
             spec = {
                 "plan": wp,
                 "session": session,
@@ -167,7 +182,10 @@ class ShmExecutor:
             before_restart=self._before_restart,
             name=f"rmlab-shm-supervisor-{plan.session_id}",
         )
+        t0 = time.monotonic()
         self._sup.start(ctx.start_timeout)
+        if self._bridges is not None:
+            self._bridges.start(bridged, max(0.1, ctx.start_timeout - (time.monotonic() - t0)))
 
     def _pipe(self) -> tuple[int, int]:
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -215,6 +233,9 @@ class ShmExecutor:
         return events
 
     def set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        if self._bridges is not None and node_id in self._bridges:
+            self._bridges.control(node_id, params)
+            return
         w = self._workers[node_id]
         w.spec["params"] = dict(self.graph.manifest.node(node_id).params)  # restarts keep them
         w.control({"op": "set_params", "params": params})
@@ -230,6 +251,7 @@ class ShmExecutor:
         if getattr(self, "_closed", False):
             return
         self._closed = True
+        errors = self._bridges.stop() if self._bridges is not None else []
         if self._sup is not None:
             self._sup.stop()
         for inlet in self._inlets.values():
@@ -246,6 +268,8 @@ class ShmExecutor:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds = []
+        if errors:
+            raise errors[0]  # a remote node's teardown failed
 
     # -- receiving -------------------------------------------------------------------
 
@@ -358,6 +382,8 @@ class ShmExecutor:
 
     def _check_alive(self) -> None:
         crashed = self._sup.crashed if self._sup is not None else None
+        if crashed is None and self._bridges is not None:
+            crashed = self._bridges.crashed
         if crashed is not None:
             raise SessionError(f"the session cannot continue: {crashed}")
 
@@ -368,7 +394,13 @@ class ShmExecutor:
 
     @property
     def restarts(self) -> dict[str, int]:
-        return {nid: w.restarts for nid, w in self._workers.items()}
+        remote = self._bridges.restarts if self._bridges is not None else {}
+        return {**{nid: w.restarts for nid, w in self._workers.items()}, **remote}
+
+    @property
+    def remote_nodes(self) -> dict[str, Any]:
+        """The ``RemoteNode`` of each node placed on Ray (where it runs: ``.hosts``)."""
+        return dict(self._bridges.remote) if self._bridges is not None else {}
 
 
 def _check_dev_shm(need: int) -> None:

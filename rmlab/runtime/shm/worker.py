@@ -74,9 +74,12 @@ class Worker:
         self._ctl_seen = int(self.board.control[self.index])  # a restart starts up to date
 
     def _open(self, sess: dict[str, Any], fds: dict[str, Any]) -> None:
-        import cloudpickle
+        self._make_node()
+        self._open_channels(sess, fds)
 
-        from rmlab.runtime.shm.channels import Board, Inlet, Outlet, iox_node, service
+    def _make_node(self) -> None:
+        """Unpickle the node's class, create the node, run its ``setup()``."""
+        import cloudpickle
 
         cls = cloudpickle.loads(self.spec["cls"])
         self.stage = "node creation"
@@ -86,6 +89,11 @@ class Worker:
         self.stage = "setup()"
         self.node.setup()
         self._set_up = True
+
+    def _open_channels(self, sess: dict[str, Any], fds: dict[str, Any]) -> None:
+        """The board, this node's outlet and an inlet per input (the plan says which)."""
+        from rmlab.runtime.shm.channels import Board, Inlet, Outlet, iox_node, service
+
         self.stage = "the session's board"
         self.board = Board(sess["board"], self.n, create=False)
         self.stage = "iceoryx2"
