@@ -168,3 +168,15 @@ def test_without_ray_everything_else_works_and_remote_says_how_to_install() -> N
         assert text.startswith("ExecutorError") and "pip install 'rmlab[ray]'" in text, text
     assert "node 'b' (nodes[1].execution.placement) is 'remote'" in report["remote-shm"]
     assert "executor='ray' places every node on Ray" in report["remote-ray"]
+
+
+def test_a_remote_clock_is_aligned_by_the_fastest_round_trip() -> None:
+    from rmlab.runtime.ray.remote import clock_offset
+
+    # the remote clock runs 5 s ahead; legs of 1+1 ms, 3+9 ms and 0.5+0.5 ms
+    pings = [(100, 5_000_000_000 + 100 + 1_000_000, 100 + 2_000_000),
+             (900, 5_000_000_000 + 900 + 3_000_000, 900 + 12_000_000),
+             (700, 5_000_000_000 + 700 + 500_000, 700 + 1_000_000)]  # fmt: skip
+    assert clock_offset(pings) == 5_000_000_000  # exact when the two legs are equal
+    skewed = [(0, 5_000_000_000 + 900_000, 1_000_000)]  # legs of 0.9 + 0.1 ms
+    assert abs(clock_offset(skewed) - 5_000_000_000) <= 500_000  # within half the trip

@@ -13,7 +13,9 @@ Starting an actor starts a Python process on the cluster node, which costs secon
 again and again (a notebook re-run, the Lab's hot swap), ``keep_warm(seconds)``
 keeps released hosts parked that long, with their node torn down, for the next
 session that asks for the same placement; ``drain()`` kills the parked ones at once
-(also done at exit). Off by default.
+(also done at exit). Off by default. A parked host that reserves resources is
+killed as soon as another actor has to be created, so warm hosts never keep a
+session waiting for a GPU.
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ class HostPool:
                         del self._parked[i]
                         p.host.warm = True
                         return p.host
+        self._free_reserved(ray)
         name = f"rmlab-host-{uuid.uuid4().hex[:12]}"
         try:
             return Host(host_class().options(name=name, **opts).remote(), name, key)
@@ -198,6 +201,16 @@ class HostPool:
                 self._start_reaper()
             return
         kill(ray, [h.handle for h in hosts])
+
+    def _free_reserved(self, ray: Any) -> None:
+        """A new actor is about to be placed: parked hosts that hold resources (CPUs,
+        GPUs, memory, custom ones) go first, so a warm pool never starves a session.
+        Parked hosts that reserve nothing stay."""
+        with self._cond:
+            holding = [p for p in self._parked if any(p.host.key[:3]) or p.host.key[3]]
+            self._parked = [p for p in self._parked if p not in holding]
+        if holding:
+            kill(ray, [p.host.handle for p in holding])
 
     def drain(self) -> None:
         """Kill every parked host now."""

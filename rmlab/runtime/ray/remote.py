@@ -50,7 +50,15 @@ from rmlab.runtime.ray.actor import boot_id
 from rmlab.runtime.ray.hosts import HOSTS, Host, actor_options, kill
 from rmlab.runtime.ray.placement import Placement
 
-__all__ = ["HostInfo", "RemoteNode", "Result", "make_remote", "start_all", "start_remote"]
+__all__ = [
+    "HostInfo",
+    "RemoteNode",
+    "Result",
+    "clock_offset",
+    "make_remote",
+    "start_all",
+    "start_remote",
+]
 
 _FETCH_TIMEOUT_S = 120.0  # a frame of a finished call is ready: this only bounds a transfer
 _UNLOAD_TIMEOUT_S = 5.0
@@ -148,6 +156,8 @@ class RemoteNode:
         self._next = 0
         self._opts, self._key = actor_options(ray, placement)
         self._loads: list[tuple[_Replica, Any]] = []
+        self._to_restart: list[_Replica] = []
+        self._late: list[Result] = []
 
     # -- start and stop --------------------------------------------------------------
 
@@ -205,14 +215,12 @@ class RemoteNode:
         """Where the replica runs, with its clock offset (see the module docstring)."""
         offset = 0
         if info.get("boot_id") != _BOOT_ID:
-            best = None
+            pings = []
             for _ in range(_PINGS):
                 t0 = time.monotonic_ns()
                 ta = self.ray.get(rep.host.handle.clock.remote())
-                t1 = time.monotonic_ns()
-                if best is None or t1 - t0 < best[0]:
-                    best = (t1 - t0, ta - (t0 + t1) // 2)
-            offset = best[1] if best else 0
+                pings.append((t0, ta, time.monotonic_ns()))
+            offset = clock_offset(pings)
         return HostInfo(info["node_id"], info["ip"], info["hostname"], info["pid"],
                         info["actor_id"], offset)  # fmt: skip
 
@@ -283,10 +291,11 @@ class RemoteNode:
     @property
     def busy(self) -> bool:
         """Some call has not been returned by ``results()`` yet."""
-        return bool(self._order)
+        return bool(self._order or self._late or self._to_restart)
 
     def submit(self, frames: Any, source: str | None, tag: Any, count: int = 1) -> None:
         """Send ``count`` frames (a list, or the ObjectRef of one) to a replica; no waiting."""
+        self._restart_now()
         reps = [r for r in self._replicas if r.alive]
         if not reps:
             raise ExecutorError(f"node {self.node_id!r} has no live actor left")
@@ -304,6 +313,7 @@ class RemoteNode:
 
     def update(self, params: dict[str, Any], tag: Any = None) -> None:
         """Apply params on every replica, between two frames; restarts keep them."""
+        self._restart_now()
         self.params.update(params)
         parts = []
         for rep in self._replicas:
@@ -314,6 +324,7 @@ class RemoteNode:
 
     def flush(self, tag: Any = None) -> None:
         """Flush every replica (after the frames sent before); outputs in replica order."""
+        self._restart_now()
         parts = []
         for rep in self._replicas:
             if rep.alive:
@@ -341,7 +352,8 @@ class RemoteNode:
 
     def results(self) -> list[Result]:
         """The calls finished at the head of the queue, in submission order (never waits)."""
-        out: list[Result] = []
+        self._restart_now()
+        out, self._late = self._late, []
         order = self._order
         while order and all(part[2].done() for part in order[0].parts):
             out += self._finish(order.popleft())
@@ -349,6 +361,8 @@ class RemoteNode:
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the oldest call has finished (True) or ``timeout`` passed."""
+        if self._late or self._to_restart:
+            return True  # results() has something at once
         if not self._order:
             return False
         for part in self._order[0].parts:
@@ -420,23 +434,30 @@ class RemoteNode:
         policy = self._restart
         if policy.get("policy") == "on-failure" and self.restarts < policy.get("max_restarts", 3):
             self.restarts += 1
+            self._to_restart.append(rep)  # after the crash is reported: see _restart_now
+            return [Result("crashed", error=err)]
+        rep.alive = False
+        self.dead = not any(r.alive for r in self._replicas)
+        return [Result("crashed", error=err, fatal=self.dead)]
+
+    def _restart_now(self) -> None:
+        """Start new actors for the replicas that crashed (their crash was returned by the
+        last ``results()``: creating an actor may wait on Ray, the report must not)."""
+        while self._to_restart:
+            rep = self._to_restart.pop(0)
             with contextlib.suppress(Exception):
                 self.ray.kill(rep.host.handle, no_restart=True)
             try:
                 rep.host = self._fresh_host()
                 rep.info = None
                 load = self._watch(self._load(rep))
-                self._order.append(_Call("load", None, [(rep, rep.gen, load, None)]))
-            except Exception as exc2:
+            except Exception as exc:
                 rep.alive = False
                 self.dead = not any(r.alive for r in self._replicas)
-                restart_err = NodeError(self.node_id, f"restart failed: {exc2}")
-                return [Result("crashed", error=err),
-                        Result("crashed", error=restart_err, fatal=self.dead)]  # fmt: skip
-            return [Result("crashed", error=err)]
-        rep.alive = False
-        self.dead = not any(r.alive for r in self._replicas)
-        return [Result("crashed", error=err, fatal=self.dead)]
+                err = NodeError(self.node_id, f"restart failed: {exc}")
+                self._late.append(Result("crashed", error=err, fatal=self.dead))
+                continue
+            self._order.append(_Call("load", None, [(rep, rep.gen, load, None)]))
 
     def _loaded(self, rep: _Replica, info: dict[str, Any]) -> list[Result]:
         if "error" in info:  # the restarted node failed in setup: it cannot go on
@@ -446,6 +467,14 @@ class RemoteNode:
             return [Result("crashed", error=err, fatal=self.dead)]
         rep.info = self._align(rep, info)
         return [Result("restarted")]
+
+
+def clock_offset(pings: list[tuple[int, int, int]]) -> int:
+    """A remote clock's offset from ours, from ``(t_sent, t_remote, t_back)`` samples:
+    the one with the shortest round trip, assuming its two legs took equally long
+    (the error is at most half that round trip)."""
+    t0, ta, t1 = min(pings, key=lambda p: p[2] - p[0])
+    return ta - (t0 + t1) // 2
 
 
 def start_all(nodes: list[RemoteNode], timeout: float) -> None:

@@ -282,8 +282,10 @@ def test_close_leaves_no_actor_and_no_placement_group(cold, ray_cluster) -> None
 
 
 def test_a_remote_node_keeps_its_frames_in_flight_bounded_and_reports_its_own_time() -> None:
+    import ray
+
     m = on_ray(Manifest().add("w", "CWhere", ms=30.0), "w", execution={"max_in_flight": 3})
-    with open_session(m, "ray", backpressure="block") as s:
+    with open_session(m, "ray", backpressure="block", ray=ray) as s:  # the Ray of this process
         rn = remote_nodes(s)["w"]
         seen: list[int] = []
         done = threading.Event()
@@ -359,3 +361,17 @@ def test_a_node_defined_in_main_runs_remotely(ray_cluster, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-5000:]
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("shm", "ray"))]
     assert lines == ["shm [0.0, 3.0, 6.0, 9.0] True", "ray [0.0, 3.0, 6.0, 9.0] True"]
+
+
+def test_warm_hosts_never_keep_a_session_waiting_for_a_resource(ray_cluster) -> None:
+    _, _, accel = ray_cluster
+    first = on_ray(Manifest().add("a", "CWhere"), "a", capabilities={"resources": {"accel": 1}})
+    with open_session(first, "ray") as s:
+        s.push(Json(1))
+        s.pull(timeout=60)
+    assert HOSTS.parked >= 1  # the accel host is parked warm (this run keeps hosts warm)
+    other = on_ray(Manifest().add("b", "CWhere"), "b", host=accel,
+                   capabilities={"resources": {"accel": 1}})  # fmt: skip
+    with open_session(other, "ray", start_timeout=30) as s:  # another shape: a new actor
+        s.push(Json(2))
+        assert s.pull(timeout=60).data.value["node"] == accel
