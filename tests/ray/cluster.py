@@ -19,7 +19,10 @@ sessions. Tests that check what ``close()`` leaves behind turn it off for themse
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import signal
 import time
 
 import pytest
@@ -29,6 +32,7 @@ from rmlab.runtime.shm.executor import ShmExecutor
 
 ACCEL = "accel"
 WARM_S = 600.0
+ATTEMPTS = 3
 
 
 class MixedShm(ShmExecutor):
@@ -54,14 +58,28 @@ def ray_cluster():
 
     os.environ.setdefault("RAY_SCHEDULER_EVENTS", "0")  # no autoscaler tips in test output
     t0 = time.monotonic()
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 4, "object_store_memory": 300 * 2**20},
-    )
-    accel = cluster.add_node(num_cpus=1, resources={ACCEL: 1}, object_store_memory=300 * 2**20)
-    cluster.wait_for_nodes()
+    for attempt in range(1, ATTEMPTS + 1):
+        cluster = Cluster()
+        try:
+            # no dashboard: its start costs a loaded machine seconds, and the GCS itself
+            # lists named actors and placement groups
+            cluster.add_node(num_cpus=4, object_store_memory=300 * 2**20, include_dashboard=False)
+            accel = cluster.add_node(
+                num_cpus=1, resources={ACCEL: 1}, object_store_memory=300 * 2**20
+            )
+            cluster.wait_for_nodes()
+            break
+        except Exception as exc:
+            # A node gives its Ray daemons 30 s to register (hard-coded in Ray); each of
+            # them imports Ray, seconds of CPU on this VM, so a loaded machine can miss it
+            print(f"\nRay cluster start {attempt} of {ATTEMPTS} failed: {exc}")
+            cluster.shutdown()
+            _kill_children()  # what the half-started node left running
+            if attempt == ATTEMPTS:
+                raise
     ray.init(address=cluster.address, configure_logging=False, log_to_driver=False)
-    print(f"\nRay cluster of 2 nodes up in {time.monotonic() - t0:.1f} s at {cluster.address}")
+    took = time.monotonic() - t0
+    print(f"\nRay cluster of 2 nodes up in {took:.1f} s (attempt {attempt}), {cluster.address}")
     HOSTS.keep_warm(WARM_S)
     try:
         yield cluster, cluster.head_node.node_id, accel.node_id
@@ -71,21 +89,37 @@ def ray_cluster():
         cluster.shutdown()
 
 
-def rmlab_actors(state: str = "ALIVE") -> list:
-    """rmlab's actors on the cluster in ``state`` (Ray's state API)."""
-    from ray.util.state import list_actors
+def _kill_children() -> None:
+    """SIGKILL every process descending from this one (read from /proc)."""
+    parent: dict[int, int] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError), open(stat) as f:
+            parent[int(stat.split("/")[2])] = int(f.read().rsplit(")", 1)[1].split()[1])
+    mine, grew = {os.getpid()}, True
+    while grew:
+        more = {p for p, pp in parent.items() if pp in mine} - mine
+        grew = bool(more)
+        mine |= more
+    for pid in mine - {os.getpid()}:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
 
-    return [
-        a
-        for a in list_actors(filters=[("state", "=", state)], limit=10_000)
-        if (a.name or "").startswith("rmlab-host-")
-    ]
+
+def rmlab_actors() -> set[str]:
+    """The names of rmlab's live actors on the cluster (every host is a named actor, so
+    Ray's GCS lists them without the dashboard's state API)."""
+    import ray
+
+    return {
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["name"].startswith("rmlab-host-")
+    }
 
 
 def busy_hosts() -> list[str]:
-    """Alive rmlab actors beyond those parked warm: actors some session did not release."""
+    """Live rmlab actors beyond those parked warm: actors some session did not release."""
     from rmlab.runtime.ray.hosts import HOSTS
 
-    alive = rmlab_actors()
-    parked = HOSTS.parked_names()
-    return sorted(a.name for a in alive if a.name not in parked)
+    return sorted(rmlab_actors() - HOSTS.parked_names())

@@ -372,14 +372,18 @@ class RemoteNode:
 
     def fetch(self, result: Result) -> list[Any]:
         """The output frames of a finished call, here (zero-copy views of the local
-        object store for large arrays; read-only, like every input)."""
+        object store for large arrays; read-only, like every input). ``NodeError`` if
+        they were lost."""
         if not result.n_out:
             return []
         try:
             lists = self.ray.get(result.outs, timeout=_FETCH_TIMEOUT_S)
         except Exception as exc:
-            raise ray_error(f"fetching the outputs of node {self.node_id!r}", exc,
-                            node_id=self.node_id) from exc  # fmt: skip
+            err = ray_error(f"fetching the outputs of node {self.node_id!r}", exc,
+                            node_id=self.node_id)  # fmt: skip
+            if not isinstance(err, NodeError):  # the call's frames are lost, not the session
+                err = NodeError(self.node_id, str(err))
+            raise err from exc
         return [f for frames in lists for f in frames]
 
     # -- finishing calls ------------------------------------------------------------------
@@ -402,7 +406,14 @@ class RemoteNode:
                 if ray_class(exc) in CRASHES:
                     events += self._crashed(rep, exc)
                     continue
-                error = ray_error(f"{call.kind}()", exc, node_id=self.node_id)  # type: ignore[assignment]
+                err = ray_error(f"{call.kind}()", exc, node_id=self.node_id)
+                if not isinstance(err, NodeError):  # e.g. the object store is full
+                    err = NodeError(self.node_id, str(err))
+                if call.kind == "load":  # the restarted actor cannot take the node
+                    events += self._loaded(rep, {"error": f"restart failed: {err.message}",
+                                                 "traceback": err.traceback})  # fmt: skip
+                    continue
+                error = err
                 answered += 1
                 continue
             value = fut.result()
@@ -463,7 +474,9 @@ class RemoteNode:
         if "error" in info:  # the restarted node failed in setup: it cannot go on
             rep.alive = False
             self.dead = not any(r.alive for r in self._replicas)
-            err = NodeError(self.node_id, f"restart failed: {info['error']}", info["traceback"])
+            msg = info["error"]
+            msg = msg if msg.startswith("restart failed") else f"restart failed: {msg}"
+            err = NodeError(self.node_id, msg, info["traceback"])
             return [Result("crashed", error=err, fatal=self.dead)]
         rep.info = self._align(rep, info)
         return [Result("restarted")]
