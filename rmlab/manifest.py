@@ -335,7 +335,9 @@ class Manifest:
         A copy is committed as ``rmlab/manifest.schema.json`` (a test keeps it
         current; regenerate with ``rmlab schema > rmlab/manifest.schema.json``).
         """
-        builtin = {k: c for k, c in available_nodes().items() if c.__module__.startswith("rmlab.")}
+        builtin = {
+            k: c for k, c in available_nodes().items() if c.__module__.startswith("rmlab.nodes.")
+        }
         node_rules = [
             {
                 "if": {"properties": {"node_type": {"const": name}}},

@@ -143,8 +143,9 @@ class LocalExecutor:
 
     def _loop(self) -> None:
         while True:
-            if not len(self._in):
-                self._events.wake()  # about to block: now the consumer may take the GIL
+            # one input's walk is done: ring now (never mid-walk, where writing the pipe
+            # hands the GIL to the consumer); a no-op when it is already rung
+            self._events.wake()
             try:
                 item = self._in.get()
             except SessionClosed:
