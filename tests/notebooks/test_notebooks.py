@@ -17,10 +17,8 @@ with the reason when Ray, ``unshare`` or root is missing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +26,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from tests.ray.test_namespace import why_no_namespace
 
 pytestmark = pytest.mark.notebooks
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,19 +105,9 @@ def test_there_are_notebooks() -> None:
     assert set(LIVE) <= {p.stem for p in NOTEBOOKS}
 
 
-def _why_no_namespace() -> str | None:
-    if importlib.util.find_spec("ray") is None:
-        return "Ray is not installed (pip install 'rmlab[ray]')"
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "needs unshare(1) and ip(8) to give Ray a private network namespace"
-    if os.geteuid() != 0:
-        return "needs root to create a private network namespace (unshare -n)"
-    return None
-
-
 def _run_in_namespace(path: Path) -> None:
     """This test, for ``path`` only, in a second pytest inside ``unshare -n``."""
-    why = _why_no_namespace()
+    why = why_no_namespace()
     if why:
         pytest.skip(why)
     name = test_notebook_runs_and_leaves_its_widgets_live.__name__

@@ -30,7 +30,8 @@ INNER = ["tests/ray/inside", "tests/conformance"]
 """What runs inside (``RMLAB_RAY_INNER`` narrows it, e.g. to one file while working)."""
 
 
-def _why_not() -> str | None:
+def why_no_namespace() -> str | None:
+    """Why Ray cannot get a private network namespace here (None: it can)."""
     if importlib.util.find_spec("ray") is None:
         return "Ray is not installed (pip install 'rmlab[ray]')"
     if shutil.which("unshare") is None or shutil.which("ip") is None:
@@ -41,7 +42,7 @@ def _why_not() -> str | None:
 
 
 def test_ray_suites_in_a_private_network_namespace() -> None:
-    why = _why_not()
+    why = why_no_namespace()
     if why:
         pytest.skip(why)
     inner = os.environ.get("RMLAB_RAY_INNER", " ".join(INNER)).split()
