@@ -423,8 +423,11 @@ class Builder(widgets.VBox):
     def _list_files(self, chosen: str | None = None) -> None:
         names = self.files()
         keep = chosen if chosen in names else self._files.value
-        self._files.options = names
-        self._files.value = keep if keep in names else (names[0] if names else None)
+        # One message to the browser: options and choice apart would let a pick made
+        # between them be overwritten by the second.
+        with self._files.hold_sync():
+            self._files.options = names
+            self._files.value = keep if keep in names else (names[0] if names else None)
         self._open.disabled = not names
 
     def _say(self, message: str, ok: bool) -> None:

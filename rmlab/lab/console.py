@@ -476,8 +476,9 @@ class Console(ShownWithBokeh, widgets.VBox):
         else:  # new, gone, or a sink that an edit made an inner node: show the sink
             value = options[0] if options else None
         self._sinks_shown = tuple(sinks)
-        self.output_picker.options = options
-        self.output_picker.value = value
+        with self.output_picker.hold_sync():  # one message: a pick in between is not lost
+            self.output_picker.options = options
+            self.output_picker.value = value
 
     def _tap_shown(self) -> None:
         run, node = self._run, self.output_picker.value
