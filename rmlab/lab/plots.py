@@ -14,6 +14,10 @@ as binary batches, see ``rmlab.lab._bokeh``) with the same three-step life:
   ``rate`` messages per plot per second, so the plots can never fall behind.
 - ``reset(nodes, sinks)``: a new pipeline (new series, empty rings).
 
+``height``: each plot is ``HEIGHT`` (280) pixels tall and as wide as its box; with
+``height=None`` it fills its box's height too (the ``Lab`` sizes those boxes to the
+screen).
+
 ``data`` mirrors what the page holds (per data source, its columns), so tests and
 notebooks can read the plotted values without a browser.
 """
@@ -46,6 +50,9 @@ _HIST_EVERY = 4  # flushes per histogram update
 # Sized to be read from the back of a room on a projector (1920x1080), not on a laptop.
 LINE_WIDTH = 3.0
 _FONTS = {"title": "14pt", "axis_label": "13pt", "tick": "12pt", "legend": "12pt"}
+HEIGHT = 280
+"""A plot's height in pixels unless given; ``height=None`` fills its container instead."""
+_MIN_HEIGHT = 120  # a filling plot never gets shorter (nor collapses in a box of no height)
 
 
 def node_colors(node_ids: Iterable[str]) -> dict[str, str]:
@@ -58,16 +65,23 @@ def node_colors(node_ids: Iterable[str]) -> dict[str, str]:
     return {nid: PALETTE[i % len(PALETTE)] for i, nid in enumerate(node_ids)}
 
 
-def _figure(title: str, *, legend: str | None = None, **kwargs: Any) -> Any:
+def _sizing(height: int | None) -> dict[str, Any]:
+    """Bokeh's sizing for ``height``: that many pixels and the container's width, or
+    (None) the container's width and height, so a page layout can size the plot."""
+    if height is None:
+        return {"sizing_mode": "stretch_both", "min_height": _MIN_HEIGHT}
+    return {"sizing_mode": "stretch_width", "height": height}
+
+
+def _figure(
+    title: str, *, legend: str | None = None, height: int | None = HEIGHT, **kwargs: Any
+) -> Any:
     """A figure styled for a projector; ``legend``: where its legend goes, outside the
     data ("right" or "above"), so no line is ever hidden under it."""
     from bokeh.models import Legend
     from bokeh.plotting import figure
 
-    kwargs.setdefault("height", 280)
-    fig = figure(
-        title=title, tools=_TOOLS, sizing_mode="stretch_width", output_backend="canvas", **kwargs
-    )
+    fig = figure(title=title, tools=_TOOLS, output_backend="canvas", **_sizing(height), **kwargs)
     fig.title.text_font_size = _FONTS["title"]
     for axis in (*fig.xaxis, *fig.yaxis):
         axis.axis_label_text_font_size = _FONTS["axis_label"]
@@ -96,8 +110,10 @@ def _anchor(fig: Any, x: tuple[float, float], y: tuple[float, float]) -> None:
 class _Plot(BokehCanvas):
     """What every live plot shares: a lock, ``data``, ``flush``."""
 
-    def __init__(self, name: str, **kwargs: Any) -> None:
+    def __init__(self, name: str, height: int | None = HEIGHT, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
+        self.height = height
+        """Pixels, or None: as tall as the page makes its box (``Lab``'s layout does)."""
         self._lock = threading.Lock()
         self.data: dict[str, dict[str, np.ndarray]] = {}
 
@@ -159,8 +175,9 @@ class LatencyPlot(_Plot):
     """
 
     def __init__(self, nodes: Sequence[str] = (), sinks: Sequence[str] = (), *,
-                 window_s: float = 10.0, max_rate: float = 100.0) -> None:  # fmt: skip
-        super().__init__("latency")
+                 window_s: float = 10.0, max_rate: float = 100.0,
+                 height: int | None = HEIGHT) -> None:  # fmt: skip
+        super().__init__("latency", height)
         self.window = max(1, round(window_s * max_rate))
         self.window_s = window_s
         self.reset(nodes, sinks)
@@ -187,9 +204,9 @@ class LatencyPlot(_Plot):
             self._t0 = time.monotonic_ns()
             self.data = {}
         self.colors = {**node_colors(nodes), **(colors or {}), _E2E: _E2E_COLOR}
-        ts = _figure("latency (ms)", legend="right", y_axis_type="log",
+        ts = _figure("latency (ms)", legend="right", y_axis_type="log", height=self.height,
                      x_axis_label="time (s)", y_axis_label="ms")  # fmt: skip
-        hist = _figure("distribution", legend="right", x_axis_type="log",
+        hist = _figure("distribution", legend="right", x_axis_type="log", height=self.height,
                        x_axis_label="ms", y_axis_label="frames")  # fmt: skip
         _anchor(ts, (0.0, self.window_s), (0.01, 100.0))
         _anchor(hist, (0.01, 100.0), (0.0, 1.0))
@@ -209,7 +226,7 @@ class LatencyPlot(_Plot):
             items = list(f.legend[0].items)
             f.legend[0].items = [*items[1:], items[0]]
         self.figures = (ts, hist)
-        self.set_layout(row(ts, hist, sizing_mode="stretch_width"))
+        self.set_layout(row(ts, hist, sizing_mode=_sizing(self.height)["sizing_mode"]))
 
     def feed_hop(self, hop: HopDone) -> None:
         # one sample per event: a coalesced one (hop.count > 1) stands for its calls
@@ -327,8 +344,9 @@ class ScopePlot(_NodeChoice, _Plot):
     """
 
     def __init__(self, node: str | None = None, *, window_ms: float = 50.0,
-                 max_points: int = 1000, max_rate: int = 192000) -> None:  # fmt: skip
-        super().__init__("scope")
+                 max_points: int = 1000, max_rate: int = 192000,
+                 height: int | None = HEIGHT) -> None:  # fmt: skip
+        super().__init__("scope", height)
         from bokeh.models import ColumnDataSource
 
         self.node, self.sinks = node, ()
@@ -337,7 +355,7 @@ class ScopePlot(_NodeChoice, _Plot):
         self._in, self._out = _Ring(self._size), _Ring(self._size)
         self._array: np.ndarray | None = None
         fig = _figure("scope", legend="above", x_axis_label="ms (arrays: index)",
-                      y_axis_label="amplitude")  # fmt: skip
+                      y_axis_label="amplitude", height=height)  # fmt: skip
         _anchor(fig, (-window_ms, 0.0), (-1.0, 1.0))
         for key, label, color in (("in", "input", "#999999"), ("out", "output", "#111111")):
             src = ColumnDataSource({"x": [], "y": []}, name=f"scope-{key}")
@@ -402,8 +420,10 @@ class SpectrumPlot(_NodeChoice, _Plot):
     cycles per sample).
     """
 
-    def __init__(self, node: str | None = None, *, n_fft: int = 2048) -> None:
-        super().__init__("spectrum")
+    def __init__(
+        self, node: str | None = None, *, n_fft: int = 2048, height: int | None = HEIGHT
+    ) -> None:
+        super().__init__("spectrum", height)
         from bokeh.models import ColumnDataSource
 
         self.node, self.sinks = node, ()
@@ -411,7 +431,7 @@ class SpectrumPlot(_NodeChoice, _Plot):
         self._ring = _Ring(n_fft)
         self._window = np.hanning(n_fft).astype(np.float32)
         fig = _figure("spectrum", x_axis_type="log", x_axis_label="Hz", y_axis_label="dBFS",
-                      y_range=(-140, 10))  # fmt: skip
+                      y_range=(-140, 10), height=height)  # fmt: skip
         _anchor(fig, (20.0, 20000.0), (-140.0, 10.0))
         src = ColumnDataSource({"x": [], "y": []}, name="spectrum")
         fig.line("x", "y", source=src, color="#111111", line_width=LINE_WIDTH)
