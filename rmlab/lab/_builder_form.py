@@ -1,145 +1,32 @@
-"""The Builder's parameter form: one ipywidget per ``Param`` of the selected node.
+"""The Builder's parameter form: the selected node's controls, then its doc.
 
-The widget kind follows the Param: a slider when both ``min`` and ``max`` are set
-(a log slider when the range spans three decades or more, so 1 Hz and 10 kHz are
-both reachable), a dropdown for ``choices``, a checkbox for booleans, a text box
-otherwise (JSON for untyped params). Each widget carries the CSS class
-``rm-param-<name>`` and the Param's doc as its tooltip. ``Field`` pairs a widget
-with the conversions between widget values and param values; the Builder watches
-the widgets and applies edits.
+``ParamForm`` shows one node at a time, compactly, so it fits beside a canvas: a
+title line (type, what it takes and emits), the id box, one field per ``Param``
+(``rmlab.lab._builder_fields``: the control, and a line under it for what went
+wrong), and last the node's docstring, folded behind "About <type>".
 
-``ParamForm`` is the form itself: it shows one node at a time and hands every edit
-to the Builder's callbacks, which validate and apply it (or refuse it and put the
-widget back with ``set_value``). It never changes a manifest by itself.
+Every edit is handed to the Builder's callbacks, which validate and apply it, or
+refuse it: the form then puts the manifest's value back (``set_value``) and shows
+the reason under the field the person typed in (``refused``), not only in the
+canvas's error line far above. Mistakes the form catches itself (text that is not a
+number, a typed number out of range) never reach the Builder and are answered the
+same way. The form never changes a manifest by itself.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
 from rmlab import ManifestError, NodeSpec
-from rmlab.nodes import Node, Param, lookup
+from rmlab.lab._builder_fields import STYLE, Field, Unusable, field_for, fmt, message_line, say
+from rmlab.nodes import Node, lookup
 
-__all__ = ["Field", "ParamForm", "field_for", "node_header", "param_key", "param_value"]
-
-_STYLE = {"description_width": "130px"}
-_LAYOUT = {"width": "100%"}
-
-
-@dataclass
-class Field:
-    """One param's widget and the conversions between its value and the param's."""
-
-    name: str
-    widget: widgets.ValueWidget
-    parse: Callable[[Any], Any]  # widget value -> param value
-    show: Callable[[Any], Any]  # param value -> widget value
-    current: Any = None  # the param value the widget shows (an echo of it is no edit)
-
-
-def _same(v: Any) -> Any:
-    return v
-
-
-def _tooltip(name: str, p: Param) -> str:
-    bits = [p.doc or name]
-    if p.min is not None or p.max is not None:
-        lo = p.min if p.min is not None else "-inf"
-        hi = p.max if p.max is not None else "inf"
-        bits.append(f"range {lo} to {hi}")
-    bits.append("required" if p.required else f"default {json.dumps(p.default, default=repr)}")
-    return "; ".join(bits)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _slider(p: Param, value: Any) -> tuple[widgets.ValueWidget, Callable[[Any], Any]]:
-    """A slider over the Param's range, and how to read a param value off it.
-
-    The page snaps every value to the slider's steps, typed ones too, and sends the
-    snapped value back even for the initial one (-6 arrives as -6.000000000000007;
-    4000 on a log slider as 3999.45). Reading rounds that noise away, so the form's
-    own echo equals the param's value and is not taken for an edit.
-    """
-    lo, hi = float(p.min), float(p.max)  # type: ignore[arg-type]
-    current = min(max(value, lo), hi) if _number(value) else lo
-    if p.type is int:
-        return widgets.IntSlider(value=int(current), min=int(lo), max=int(hi), step=1), int
-    if lo > 0 and hi / lo >= 1000:  # three decades or more: a log scale
-        w = widgets.FloatLogSlider(
-            value=current,
-            base=10,
-            min=math.log10(lo),
-            max=math.log10(hi),
-            step=1e-5,  # the exponent's step: 5 significant digits survive
-            readout_format=".0f" if lo >= 1 else ".3g",  # (d3-format: no "~" in Python)
-        )
-        return w, lambda v: float(f"{v:.5g}")
-    # about a thousand steps across the range, at a round size
-    step = 10.0 ** round(math.log10((hi - lo) / 1000)) if hi > lo else 1.0
-    decimals = max(0, -round(math.log10(step)))
-    w = widgets.FloatSlider(
-        value=current, min=lo, max=hi, step=step, readout_format=f".{decimals}f"
-    )
-    return w, lambda v: round(v, decimals)
-
-
-def field_for(name: str, p: Param, value: Any) -> Field:
-    """The widget editing param ``name`` (declared as ``p``), showing ``value``."""
-    if p.choices is not None:
-        w: widgets.ValueWidget = widgets.Dropdown(
-            options=[(str(c), c) for c in p.choices],
-            value=value if value in p.choices else None,
-        )
-        field = Field(name, w, _same, _same)
-    elif p.type is bool:
-        w = widgets.Checkbox(value=value if isinstance(value, bool) else False, indent=False)
-        field = Field(name, w, _same, _same)
-    elif p.type in (int, float) and p.min is not None and p.max is not None:
-        w, parse = _slider(p, value)
-        field = Field(name, w, parse, _same)
-    elif p.type is int:
-        w = widgets.IntText(value=value if _number(value) else 0, continuous_update=False)
-        field = Field(name, w, _same, _same)
-    elif p.type is float:
-        w = widgets.FloatText(value=value if _number(value) else 0.0, continuous_update=False)
-        field = Field(name, w, _same, _same)
-    elif p.type is str:
-        w = widgets.Text(value=value if isinstance(value, str) else "", continuous_update=False)
-        field = Field(name, w, _same, _same)
-    else:  # an untyped param: any JSON value (a bare word is taken as a string)
-        w = widgets.Text(value=_dumps(value), continuous_update=False, placeholder="JSON value")
-        field = Field(name, w, _loads, _dumps)
-    field.current = value
-    w = field.widget
-    w.description = name
-    w.tooltip = _tooltip(name, p)
-    w.style = _STYLE  # type: ignore[attr-defined]
-    w.layout = widgets.Layout(**_LAYOUT)
-    w.add_class("rm-param")
-    w.add_class(f"rm-param-{name}")
-    return field
-
-
-def _dumps(value: Any) -> str:
-    return "" if value is None else json.dumps(value, default=repr)
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+__all__ = ["ParamForm", "node_doc", "node_header", "param_key", "param_value"]
 
 
 def _reflow(doc: str) -> str:
@@ -158,7 +45,7 @@ def _doc_html(doc: str) -> str:
 
 
 def node_header(node_type: str, cls: type[Node] | None) -> widgets.HTML:
-    """The form's title: the node's type, what it takes and emits, and its whole doc."""
+    """The form's title line: the node's type and what it takes and emits."""
     if cls is None:
         body = (
             f"<b>{html.escape(node_type)}</b> is not a registered node type: "
@@ -170,11 +57,21 @@ def node_header(node_type: str, cls: type[Node] | None) -> widgets.HTML:
         body = (
             f"<b>{html.escape(node_type)}</b> "
             f"<span class='rm-form-io'>takes {takes}; emits {gives}</span>"
-            f"<div class='rm-node-doc'>{_doc_html(cls.doc())}</div>"
         )
     header = widgets.HTML(body, layout=widgets.Layout(width="100%"))
     header.add_class("rm-form-header")
     return header
+
+
+def node_doc(node_type: str, cls: type[Node]) -> widgets.HTML:
+    """The node's whole docstring, folded: below the controls, opened on a click."""
+    doc = widgets.HTML(
+        f"<details><summary>About {html.escape(node_type)}</summary>"
+        f"<div class='rm-node-doc'>{_doc_html(cls.doc())}</div></details>",
+        layout=widgets.Layout(width="100%"),
+    )
+    doc.add_class("rm-form-doc")
+    return doc
 
 
 def param_key(spec: NodeSpec, name: str) -> str:
@@ -208,12 +105,13 @@ def _class(node_type: str) -> type[Node] | None:
 
 
 class ParamForm(widgets.VBox):
-    """The parameter form of one node: its type and doc, its id, one widget per Param.
+    """The parameter form of one node: its type, its id, one field per Param, its doc.
 
     Edits are handed to ``on_param(node_id, name, value)`` and ``on_rename(node_id,
     new_id)``; the Builder applies them and, whether it accepted or refused, writes
     the manifest's value back with ``set_value`` / ``set_id``, which do not count as
-    edits. ``node_id`` follows renames, so the form stays open on a renamed node.
+    edits, and reports a refusal with ``refused``. ``node_id`` follows renames, so the
+    form stays open on a renamed node.
     """
 
     def __init__(
@@ -228,28 +126,40 @@ class ParamForm(widgets.VBox):
         self._on_param = on_param
         self._on_rename = on_rename
         self._id_box: widgets.Text | None = None
+        self._id_message: widgets.HTML | None = None  # the line under the id box
+        self._made: list[widgets.Widget] = []  # every widget of the form shown: closed with it
         self._quiet = False  # set while the Builder writes a value: not an edit
         self.show(None)
 
     def show(self, spec: NodeSpec | None) -> None:
         """Show the form of ``spec`` (None: a hint to select a node); closes the old one."""
-        old = self.children
+        old = self._made
         self.node_id = spec.id if spec is not None else None
         self.fields = {}
         self._id_box = None
         if spec is None:
-            self.children = [widgets.HTML("<i>Select a node to edit its parameters.</i>")]
+            shown, inner = [widgets.HTML("<i>Select a node to edit its parameters.</i>")], []
         else:
-            self.children = self._widgets(spec)
+            shown, inner = self._widgets(spec)
+        self._made = [*shown, *inner]
+        self.children = shown
         for w in old:  # their observers check ownership first, so late events edit nothing
             w.close()
 
     def set_value(self, name: str, value: Any) -> None:
-        """Show ``value`` in param ``name``'s widget (canonical name), without an edit."""
+        """Show ``value`` in param ``name``'s field (canonical name), without an edit;
+        what the field said about an earlier value goes."""
         field = self.fields.get(name)
         if field is not None:
             field.current = value
-            self._quietly(lambda: setattr(field.widget, "value", field.show(value)))
+            field.say("")
+
+            def write() -> None:
+                field.widget.value = field.show(value)
+                if field.entry is not None:
+                    field.entry.value = fmt(value)
+
+            self._quietly(write)
 
     def set_id(self, node_id: str) -> None:
         """The node this form edits is now called ``node_id`` (show it, without an edit)."""
@@ -258,35 +168,99 @@ class ParamForm(widgets.VBox):
         if box is not None:
             self._quietly(lambda: setattr(box, "value", node_id))
 
-    def _widgets(self, spec: NodeSpec) -> list[widgets.Widget]:
+    def refused(self, exc: ManifestError, name: str | None = None) -> None:
+        """Say under param ``name``'s field (None: the id box) why an edit was refused."""
+        reasons = "; ".join(msg for _, msg in exc.problems)
+        field = self.fields.get(name) if name is not None else None
+        if field is not None:
+            field.say(f"Refused: {reasons}. {field.name} stays {fmt(field.current)}")
+        elif name is None and self._id_message is not None:
+            say(self._id_message, f"Not renamed: {reasons}")
+
+    def message(self, name: str | None = None) -> str:
+        """The text under param ``name``'s field (None: the id box); "" when none."""
+        field = self.fields.get(name) if name is not None else None
+        line = field.message if field is not None else self._id_message
+        return html.unescape(re.sub(r"<[^>]+>", "", line.value)) if line is not None else ""
+
+    def _widgets(self, spec: NodeSpec) -> tuple[list[widgets.Widget], list[widgets.Widget]]:
+        """The widgets of ``spec``'s form: the form's children, and those inside them."""
         cls = _class(spec.node_type)
         box = widgets.Text(value=spec.id, description="id", continuous_update=False)
         box.tooltip = "the node's id in the manifest; Enter renames it"
-        box.style = _STYLE  # type: ignore[attr-defined]
-        box.layout = widgets.Layout(**_LAYOUT)
+        box.style = STYLE  # type: ignore[attr-defined]
+        box.layout = widgets.Layout(width="100%")
         box.add_class("rm-node-id")
-        box.observe(
-            lambda ch: self._edited(box, lambda nid: self._on_rename(nid, ch["new"])), "value"
-        )
+        box.observe(lambda ch: self._renamed(box, ch["new"]), "value")
         self._id_box = box
-        children: list[widgets.Widget] = [node_header(spec.node_type, cls), box]
+        self._id_message = line = message_line()
+        id_field = widgets.VBox([box, line], layout=widgets.Layout(width="100%"))
+        shown: list[widgets.Widget] = [node_header(spec.node_type, cls), id_field]
+        inner: list[widgets.Widget] = [box, line]  # closed with the form
         for name, p in (cls.params if cls else {}).items():
             field = field_for(name, p, param_value(spec, name))
-            field.widget.observe(lambda ch, f=field: self._field_changed(f, ch["new"]), "value")
+            field.widget.observe(lambda ch, f=field: self._changed(f, ch["new"]), "value")
+            if field.entry is not None:
+                field.entry.observe(lambda ch, f=field: self._typed(f, ch["new"]), "value")
             self.fields[name] = field
-            children.append(field.widget)
-        return children
+            shown.append(field.box)
+            control = field.box.children[0]
+            inner += [control, field.message]
+            if field.entry is not None:
+                inner += [field.widget, field.entry]  # inside ``control``, an HBox
+        if cls is not None:
+            shown.append(node_doc(spec.node_type, cls))
+        return shown, inner
 
-    def _field_changed(self, field: Field, new: Any) -> None:
-        value = field.parse(new)
+    def _changed(self, field: Field, new: Any) -> None:
+        """The field's control changed: an edit, unless it is the page's echo."""
+        try:
+            value = field.read(new)
+        except Unusable as exc:
+            self._unusable(field, exc)
+            return
         if value != field.current:  # else the page's echo of what it was given
-            self._edited(field.widget, lambda nid: self._on_param(nid, field.name, value))
+            self._edited(field, value)
 
-    def _edited(self, widget: widgets.Widget, apply: Callable[[str], None]) -> None:
-        # ignore the Builder's own writes, and widgets of a form already replaced
-        owned = widget is self._id_box or any(f.widget is widget for f in self.fields.values())
-        if not self._quiet and owned and self.node_id is not None:
-            apply(self.node_id)
+    def _typed(self, field: Field, text: str) -> None:
+        """A number was typed into a slider's box."""
+        if self._quiet or text == fmt(field.current):
+            return
+        try:
+            value = field.read_entry(text)
+        except Unusable as exc:
+            self._unusable(field, exc)
+            return
+        if value == field.current:
+            self.set_value(field.name, field.current)  # "-6.0" for -6: show it as usual
+        else:
+            self._edited(field, value)
+
+    def _unusable(self, field: Field, exc: Unusable) -> None:
+        """Put the manifest's value back in ``field`` and say why the typed one was not
+        applied (the Builder never sees it)."""
+        if self._quiet or not self._owns(field.widget):
+            return
+        self.set_value(field.name, field.current)
+        field.say(str(exc))
+
+    def _edited(self, field: Field, value: Any) -> None:
+        if self._quiet or not self._owns(field.widget) or self.node_id is None:
+            return
+        field.say("")  # a refusal says it again (``refused``)
+        self._on_param(self.node_id, field.name, value)
+
+    def _renamed(self, box: widgets.Text, new_id: str) -> None:
+        if self._quiet or not self._owns(box) or self.node_id is None:
+            return
+        if self._id_message is not None:
+            say(self._id_message, "")
+        self._on_rename(self.node_id, new_id)
+
+    def _owns(self, widget: widgets.Widget) -> bool:
+        """Whether ``widget`` belongs to the form shown now (a replaced form's late
+        events edit nothing)."""
+        return widget is self._id_box or any(f.widget is widget for f in self.fields.values())
 
     def _quietly(self, write: Callable[[], Any]) -> None:
         self._quiet = True
@@ -297,6 +271,6 @@ class ParamForm(widgets.VBox):
 
     def close(self) -> None:
         """Close the form and its widgets."""
-        for w in self.children:
+        for w in self._made:
             w.close()
         super().close()

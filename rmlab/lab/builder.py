@@ -59,6 +59,7 @@ __all__ = ["Builder", "Change", "GraphCanvas"]
 
 _MISSING: Any = object()
 _REQUIRED = "required parameter is missing"  # Manifest's words: allowed on a new node
+_RED = "var(--jp-error-color1, #c62828)"  # JupyterLab's error colour, or a plain red
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,19 @@ class Builder(widgets.VBox):
         self._import.add_class("rm-import-json")
         self._load = widgets.Button(description="Load", tooltip="replace the graph with this one")
         self._load.add_class("rm-import-load")
+        self._import_status = widgets.HTML()  # why a paste was refused, under the box
+        self._import_status.add_class("rm-import-status")
         io = widgets.Accordion(
-            [self._json, self._code, widgets.VBox([self._import, self._load])],
+            [self._json, self._code, widgets.VBox([self._import, self._load, self._import_status])],
             titles=("Manifest JSON", "Python code", "Load JSON"),
             layout=widgets.Layout(flex="1 1 auto", min_width="0"),
         )
         io.add_class("rm-io")
         files = self._file_row()
         # the canvas gets the whole width (notebooks are narrow); form and exports below it
-        super().__init__([self.canvas, files, widgets.HBox([self._form, io])])
+        form_row = widgets.HBox([self._form, io])
+        form_row.add_class("rm-form-row")  # (a Lab lays its parts out by these classes)
+        super().__init__([self.canvas, files, form_row])
         self.add_class("rm-builder")
         self.canvas.on_msg(self._on_message)
         self.canvas.observe(self._on_select, "selected")
@@ -430,9 +435,11 @@ class Builder(widgets.VBox):
             self._files.value = keep if keep in names else (names[0] if names else None)
         self._open.disabled = not names
 
-    def _say(self, message: str, ok: bool) -> None:
-        css = "rm-file-ok" if ok else "rm-file-refused"
-        self._file_status.value = f'<div class="{css}">{html.escape(message)}</div>'
+    def _say(self, message: str, ok: bool, line: widgets.HTML | None = None) -> None:
+        """Say what a button did on the line under it (default: the files' line)."""
+        css, color = ("rm-file-ok", "inherit") if ok else ("rm-file-refused", _RED)
+        line = line if line is not None else self._file_status
+        line.value = f'<div class="{css}" style="color: {color}">{html.escape(message)}</div>'
 
     def _on_file_name(self, _change: Any) -> None:
         self._replace = None  # another name: Save asks again before replacing a file
@@ -495,7 +502,7 @@ class Builder(widgets.VBox):
     def close(self) -> None:
         """Close the Builder and every widget it made."""
         files = [self._file_name, self._save, self._files, self._open, self._rescan,
-                 self._file_status]  # fmt: skip
+                 self._file_status, self._import_status]  # fmt: skip
         for w in [self._form, self._json, self._code, self._import, self._load, *files]:
             w.close()
         self.canvas.close()
@@ -590,19 +597,34 @@ class Builder(widgets.VBox):
 
     def _on_load(self, _button: Any) -> None:
         with self._guard("loading the manifest"):
-            text = self._import.value.strip()
+            text, line = self._import.value.strip(), self._import_status
             if not text:
-                self._show("Paste a manifest's JSON (or a file path) into the box first")
+                self._say("Paste a manifest's JSON (or a file path) first", False, line)
                 return
-            self.load(text)
+            try:
+                self.load(text)
+            except ManifestError as exc:  # said under the box the person pasted into
+                problems = "; ".join(f"{p}: {m}" if p else m for p, m in exc.problems)
+                self._say(f"Not loaded: {problems}. The graph is as it was.", False, line)
+                raise
+            n = len(self._manifest.nodes)
+            self._say(f"Loaded {n} node{'s' if n != 1 else ''}", True, line)
 
     def _form_param(self, node_id: str, name: str, value: Any) -> None:
         with self._guard(f"setting {name}"):
-            self.set_param(node_id, name, value)
+            try:
+                self.set_param(node_id, name, value)
+            except ManifestError as exc:
+                self._form.refused(exc, name)  # under the field the person typed in
+                raise
 
     def _form_rename(self, node_id: str, new_id: str) -> None:
         with self._guard("renaming"):
-            self.rename(node_id, new_id.strip())
+            try:
+                self.rename(node_id, new_id.strip())
+            except ManifestError as exc:
+                self._form.refused(exc)  # under the id box
+                raise
 
     def _show_form(self) -> None:
         with self._lock:

@@ -1,7 +1,7 @@
 """The Builder in real JupyterLab, used like a person uses it: with the mouse and keyboard.
 
 A person drags three nodes from the palette onto the canvas, connects them port to
-port, selects a node and types a value into its slider's readout; the kernel's
+port, selects a node and types a value into the box beside its slider; the kernel's
 ``builder.manifest`` must then be exactly the pipeline they drew. A connection that
 would close a cycle is refused where they can see it, and leaves the manifest as it
 was. Deleting with the Delete key and editing from Python are seen on both sides.
@@ -125,10 +125,10 @@ def test_a_person_builds_a_three_node_pipeline(lab: Lab) -> None:
     connect(page, "filter", "level_meter")
     page.wait_for_selector(".rm-edge[data-from=filter][data-to=level_meter]")
 
-    # select the Gain node, then type into its slider's readout like a person
+    # select the Gain node, then type into the number box beside its slider like a person
     page.click(".rm-node[data-node-id=gain] .rm-node-title")
-    readout = page.locator(".rm-param-gain_db .widget-readout")
-    readout.click()
+    entry = page.locator(".rm-field-gain_db .rm-param-entry input")
+    entry.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("-6")
     page.keyboard.press("Enter")
