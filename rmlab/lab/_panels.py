@@ -1,8 +1,13 @@
 """What the console's status line and error panel show, as HTML (private).
 
 Both are plain ``ipywidgets.HTML`` whose markup carries stable classes and data
-attributes (``data-state``, ``data-fps``, ``data-node``), so tests and stylesheets
-select on them rather than on wording.
+attributes (``data-state``, ``data-fps``, ``data-node``, ``data-resolved``), so
+tests and stylesheets select on them rather than on wording.
+
+The status line sits by Start and Stop, where the person looks: it names the latest
+error while it is current (``rm-status-error``). The panel keeps every distinct error
+with its traceback for reading; once the pipeline has run cleanly again they are
+shown folded and grey, as resolved, instead of staying red on screen.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from typing import Any
 
 from rmlab import ManifestError, NodeError
 
-__all__ = ["ErrorLog", "status_html"]
+__all__ = ["ErrorLog", "headline", "status_html"]
 
 _DIGITS = re.compile(r"\d+")
 _RED = "var(--jp-error-color1, #c62828)"  # JupyterLab's error colour, or a plain red
+_GREY = "var(--jp-ui-font-color2, #666)"
 
 
 class ErrorLog:
@@ -38,7 +44,7 @@ class ErrorLog:
 
     def add(self, exc: BaseException) -> None:
         node = exc.node_id if isinstance(exc, NodeError) else "console"
-        key = (node, _DIGITS.sub("#", _headline(exc)))
+        key = (node, _DIGITS.sub("#", headline(exc)))
         with self._lock:
             entry = self._entries.pop(key, [0, exc])
             entry[0] += 1
@@ -58,22 +64,27 @@ class ErrorLog:
         with self._lock:
             return [exc for _, exc in self._entries.values()]
 
-    def html(self) -> tuple[int, str]:
-        """``(version, markup)``: one ``<details class="rm-error" data-node=...>`` each."""
+    def html(self, resolved: bool = False) -> tuple[int, str]:
+        """``(version, markup)``: one ``<details class="rm-error" data-node=...>`` each,
+        open and red, or (``resolved``: the pipeline has run cleanly since) folded and
+        grey with ``data-resolved="true"``."""
         with self._lock:
             version, entries = self.version, list(self._entries.items())
+        color, state = (_GREY, ' data-resolved="true"') if resolved else (_RED, " open")
+        since = " &middot; resolved: it has run cleanly since" if resolved else ""
         items = []
         for (node, _), (count, exc) in entries:
             times = f" (&times;{count})" if count > 1 else ""
             items.append(
-                f'<details class="rm-error" data-node="{html.escape(node)}" open>'
-                f'<summary style="color: {_RED}">{html.escape(_headline(exc))}{times}</summary>'
-                f'<pre class="rm-traceback">{html.escape(_detail(exc))}</pre></details>'
+                f'<details class="rm-error" data-node="{html.escape(node)}"{state}>'
+                f'<summary style="color: {color}">{html.escape(headline(exc))}{times}{since}'
+                f'</summary><pre class="rm-traceback">{html.escape(_detail(exc))}</pre></details>'
             )
         return version, (f'<div class="rm-error-list">{"".join(items)}</div>' if items else "")
 
 
-def _headline(exc: BaseException) -> str:
+def headline(exc: BaseException) -> str:
+    """The first line of an error: what the status line and a panel entry's title say."""
     return (str(exc).splitlines() or [repr(exc)])[0]
 
 
@@ -87,7 +98,8 @@ def _detail(exc: BaseException) -> str:
 
 
 def status_html(s: dict[str, Any], executor: str, source: str) -> str:
-    """The status line: state, executor, source, rates and counters, and a note."""
+    """The status line: state, executor, source, rates and counters, the current error
+    (``s["error"]``, "" for none) and a note."""
     state = s["state"]
     parts = [f'<b class="rm-state" data-state="{state}">{state}</b>', html.escape(executor),
              html.escape(source)]  # fmt: skip
@@ -105,6 +117,11 @@ def status_html(s: dict[str, Any], executor: str, source: str) -> str:
         if s.get("swaps"):
             parts.append(f"hot swaps {s['swaps']}")
     text = " &middot; ".join(parts)
+    if s.get("error"):
+        text += (
+            f'<br><span class="rm-status-error" style="color: {_RED}">'
+            f"error: {html.escape(s['error'])} (details below)</span>"
+        )
     if s.get("note"):
         text += f'<br><span class="rm-note">{html.escape(s["note"])}</span>'
     return f'<div class="rm-status-line">{text}</div>'

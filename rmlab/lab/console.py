@@ -2,6 +2,8 @@
 
 A row of controls (source, executor, Start, Stop, which node the scope and spectrum
 show), a status line, an error panel and the live plots, as one ipywidgets ``VBox``.
+The status line names the latest error while it is current; Stop clears it, and so
+does a clean run after it (the panel keeps every error to read, shown as resolved).
 
 How a run flows (see ``rmlab.lab._run``): the picked source pushes into the run,
 which forwards to the session (the browser's microphone is asked to capture by
@@ -42,7 +44,7 @@ from rmlab.events import Event, HopDone, Watcher
 from rmlab.lab import _sources
 from rmlab.lab._bokeh import ShownWithBokeh
 from rmlab.lab._live import param_changes, validated
-from rmlab.lab._panels import ErrorLog, status_html
+from rmlab.lab._panels import ErrorLog, headline, status_html
 from rmlab.lab._run import Run
 from rmlab.lab.plots import Dispatcher, LatencyPlot, ScopePlot, SpectrumPlot, node_colors
 
@@ -52,6 +54,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _STATUS_EVERY = 5  # dispatcher ticks per status refresh (20/s -> 4/s)
 _SWAPPING = "the pipeline changed: starting it behind the running one (hot swap)"
 _SWAPPED = "the edited pipeline runs now (hot swap)"
+_PROBLEMS = "the edited pipeline has problems; still running the last valid one"
+_CLEAN_OUTPUTS = 50  # outputs since the last error that make it history (1 s at 50/s)
 
 
 def _reported(method: F) -> F:
@@ -120,6 +124,13 @@ class Console(ShownWithBokeh, widgets.VBox):
         self._ticks = 0
         self._last: dict[str, Any] = {}
         self._feed_cpu = 0.0
+        # The status line names the latest error until the pipeline runs cleanly again
+        # (``_CLEAN_OUTPUTS`` outputs without one) or Stop: then it is history, kept in
+        # the panel (shown resolved once it ran cleanly), not on the status line.
+        self._outputs = 0  # outputs this run (the pump threads count them)
+        self._error: tuple[str, int] | None = None  # the current error, and _outputs then
+        self._resolved = False
+        self._resolved_shown = False
         self.browser_mic: Any = None
 
         self.latency, self.scope, self.spectrum = self._make_plots() if plots else (None,) * 3
@@ -215,7 +226,11 @@ class Console(ShownWithBokeh, widgets.VBox):
             self._last = run.status()
             if self._note == _SWAPPING and not run.swapping:
                 self._note = _SWAPPED
-        return {"state": self._state, "note": self._note, **self._last}
+        error = self._error
+        if error is not None and run is not None and self._outputs - error[1] >= _CLEAN_OUTPUTS:
+            self._error, self._resolved, error = None, True, None  # it runs cleanly again
+        current = error[0] if error is not None else ""
+        return {"state": self._state, "note": self._note, "error": current, **self._last}
 
     def start(self) -> None:
         """Start the source and the pipeline (Start). Errors are shown and raised."""
@@ -235,6 +250,7 @@ class Console(ShownWithBokeh, widgets.VBox):
         with self._lock:
             if self._run is None:
                 return
+            self._note, self._error = "", None  # both were about the run Stop ends
             self._teardown()
             self._state = "stopped"
             self._render()
@@ -268,6 +284,7 @@ class Console(ShownWithBokeh, widgets.VBox):
     def _start(self) -> None:
         manifest = Manifest.load(self.manifest.to_dict())  # validated; edits no longer leak in
         self._log.clear()
+        self._outputs, self._error, self._resolved = 0, None, False
         self._note = ""
         self._state = "starting"
         self._render()
@@ -356,8 +373,10 @@ class Console(ShownWithBokeh, widgets.VBox):
         if run is None:
             return
         if edited.problems():
-            self._set_note("the edited pipeline has problems; still running the last valid one")
+            self._set_note(_PROBLEMS)
             return
+        if self._note == _PROBLEMS:  # fixed: whatever follows runs the edited pipeline
+            self._set_note("")
         new = Manifest.load(edited.to_dict())
         changes = param_changes(run.manifest, new)
         if changes == {}:
@@ -406,6 +425,7 @@ class Console(ShownWithBokeh, widgets.VBox):
     def _on_output_frame(self, out: Output) -> None:
         # the session's pump thread, for every output: keep it cheap
         t0 = time.thread_time()
+        self._outputs += 1
         for p in self.plots:
             p.feed(out)
         self._feed_cpu += time.thread_time() - t0
@@ -493,15 +513,17 @@ class Console(ShownWithBokeh, widgets.VBox):
     def _report(self, exc: BaseException) -> None:
         """Add ``exc`` to the error panel (counted if the same error repeats)."""
         self._log.add(exc)
+        self._error, self._resolved = (headline(exc), self._outputs), False
         if self._run is None or not self.dispatcher.running:
             self._render()  # nothing ticks: show it now
 
     def _render(self) -> None:
         status, source = self.status, self.source_picker.label or ""
         self.status_line.value = status_html(status, self.executor_picker.value, source)
-        version, markup = self._log.html()
-        if version != self._log_shown:
-            self._log_shown = version
+        resolved = self._resolved
+        version, markup = self._log.html(resolved)
+        if version != self._log_shown or resolved != self._resolved_shown:
+            self._log_shown, self._resolved_shown = version, resolved
             self.error_panel.value = markup
 
 
