@@ -26,6 +26,7 @@ import json
 import keyword
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,8 @@ PLACEMENTS = ("local", "remote", "prefer_local", "prefer_remote", "auto")
 GPU_TYPES = ("cuda", "rocm", "metal")
 RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
 """Ray's own resource names: asked for through cpu, gpu and memory_gb instead."""
-_EXECUTION_KEYS = ("placement", "reason", "fallback", "max_in_flight", "replicas")
+_EXECUTION_KEYS = ("placement", "reason", "fallback", "max_in_flight", "replicas", "process")
+_PROCESS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CAPABILITY_KEYS = ("gpu", "cpu", "memory_gb", "resources")
 
 
@@ -187,6 +189,33 @@ class Manifest:
         if problems:
             raise ManifestError(problems)
         self.connections.append(Connection(source, target))
+        return self
+
+    def colocate(self, process: str, *node_ids: str) -> Manifest:
+        """Run ``node_ids`` in one worker process named ``process``; returns ``self``.
+
+        On the shm executor a frame between co-located nodes is a function call: no
+        shared-memory channel, no copy, no process wake-up, for cheap DSP chains that
+        need no isolation from each other. Crashes, restarts, errors and stats stay per
+        node (a crash restarts the whole process). It sets each node's
+        ``"execution": {"process": process}``; other executors run every node in one
+        process anyway and ignore it.
+        """
+        ids = self._ids()
+        problems = [(f"colocate({process!r})", f"no node with id {nid!r}{_known(ids)}")
+                    for nid in node_ids if nid not in ids]  # fmt: skip
+        if not node_ids:
+            problems.append((f"colocate({process!r})", "name the nodes to run in it"))
+        for nid in node_ids:
+            if nid in ids:
+                ex = self.node(nid).extra.get("execution")
+                where = ex.get("placement", "local") if isinstance(ex, dict) else "local"
+                problems += _process_problems(f"colocate({process!r})", process, where)
+        if problems:
+            raise ManifestError(list(dict.fromkeys(problems)))
+        for nid in node_ids:
+            ex = self.node(nid).extra.setdefault("execution", {})
+            ex["process"] = process
         return self
 
     def disconnect(self, source: str, target: str) -> Manifest:
@@ -367,6 +396,7 @@ class Manifest:
                 "fallback": {"type": "string"},
                 "max_in_flight": count,
                 "replicas": count,
+                "process": {"type": "string", "pattern": _PROCESS_NAME.pattern},
             },
         }
         positive = {"type": "number", "exclusiveMinimum": 0}
@@ -592,6 +622,8 @@ def _placement_problems(path: str, n: NodeSpec) -> list[tuple[str, str]]:
         for key in ("reason", "fallback"):
             if key in ex and not isinstance(ex[key], str):
                 problems.append((f"{p}.{key}", f"must be a string, got {ex[key]!r}"))
+        if "process" in ex:
+            problems += _process_problems(f"{p}.process", ex["process"], where)
         for key in ("max_in_flight", "replicas"):
             v = ex.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
@@ -613,6 +645,17 @@ def _placement_problems(path: str, n: NodeSpec) -> list[tuple[str, str]]:
         msg = f"must be a cluster node's id, IP address or host name, got {host!r}"
         problems.append((f"{path}.host", msg))
     return problems
+
+
+def _process_problems(p: str, name: Any, where: Any) -> list[tuple[str, str]]:
+    """rmlab's ``execution.process``: nodes naming the same process share one worker."""
+    if not isinstance(name, str) or not _PROCESS_NAME.fullmatch(name):
+        return [(p, "must be a name of 1-64 letters, digits, '-' or '_' (nodes that give the "
+                    f"same name share one worker process), got {name!r}")]  # fmt: skip
+    if where == "remote":
+        return [(p, 'a node placed on Ray runs on its actors, not in a shared worker process; '
+                    'remove "process" or the "remote" placement')]  # fmt: skip
+    return []
 
 
 def _capability_problems(p: str, caps: Any) -> list[tuple[str, str]]:

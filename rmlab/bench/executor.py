@@ -8,12 +8,18 @@ Pipelines: chains of 1 and 3 pass-through stages on
   ``send_bytes``/``recv_bytes_into`` (raw bytes, no pickle): the fast baseline;
 - ``Queue``: the same chain over ``multiprocessing.Queue`` (pickled arrays).
 
+- ``shm-co``: the shm executor with the 3 nodes co-located in one worker process
+  (``Manifest.colocate``): hops between them are function calls.
+
 Payloads: 960 float32 (20 ms of 48 kHz audio) and 1920x1080x3 uint8 (6.2 MB).
 Ping-pong rounds are interleaved across pipelines (timings on a VM drift), then
-each small-frame pipeline runs paced at 50 frames/s for ``--seconds``, reporting
-latency percentiles, drops and the CPU of every worker; then cold start (open a
-3-node pipeline, first round trip) and idle worker CPU. Latency is push to pull,
-in microseconds.
+each small-frame pipeline runs paced at 50 frames/s for ``--seconds`` (the live
+audio case: every process sleeps 20 ms between frames), reporting latency
+percentiles, drops, the CPU of every worker and of the caller's process per frame;
+then cold start (open a 3-node pipeline, first round trip) and idle worker CPU.
+Latency is push to pull, in microseconds; ratios are against the Pipe and Queue
+chains of the same length, from the same run. The big-frame table ends with the
+copy floor: what the copies a pipeline must make cost, measured with ``np.copyto``.
 """
 
 from __future__ import annotations
@@ -50,23 +56,27 @@ class Rig:
     times: list[float] = field(default_factory=list)
 
 
-def _chain(n: int) -> Manifest:
+def _chain(n: int, colocated: bool = False) -> Manifest:
     m = Manifest(name=f"chain{n}")
     for i in range(n):
         m.add(f"p{i}", "PassThrough")
         if i:
             m.connect(f"p{i - 1}", f"p{i}")
+    if colocated:
+        m.colocate("chain", *(f"p{i}" for i in range(n)))
     return m
 
 
 def _session_rig(executor: str, n: int, frame: np.ndarray, live: bool = False) -> Rig:
-    s = open_session(_chain(n), executor, backpressure="drop-oldest" if live else "block")
+    co = executor == "shm-co"
+    s = open_session(_chain(n, co), "shm" if co else executor,
+                     backpressure="drop-oldest" if live else "block")  # fmt: skip
 
     def step() -> None:
         s.push(frame)
         s.pull(timeout=10)
 
-    pids = [p for p in s.pids.values() if p is not None]
+    pids = sorted({p for p in s.pids.values() if p is not None})
     drops = lambda: sum(s.stats().drops.values())  # noqa: E731
     return Rig(f"{executor} x{n}", step, s.close, pids, drops)
 
@@ -133,11 +143,12 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _paced(rig: Rig, seconds: float, rate: float = 50.0) -> tuple[np.ndarray, float]:
-    """Round trips at ``rate`` per second; returns latencies (us) and workers' CPU (% core)."""
+def _paced(rig: Rig, seconds: float, rate: float = 50.0) -> tuple[np.ndarray, float, float]:
+    """Round trips at ``rate`` per second; returns latencies (us), the CPU of all
+    processes (% of a core) and the caller's CPU per frame (us)."""
     frames = int(seconds * rate)
     lat = np.empty(frames)
-    c0, t0 = _cpu(rig.pids), time.monotonic()
+    c0, own0, t0 = _cpu(rig.pids), time.process_time(), time.monotonic()
     for i in range(frames):
         due = t0 + i / rate
         while (d := due - time.monotonic()) > 0:
@@ -145,8 +156,9 @@ def _paced(rig: Rig, seconds: float, rate: float = 50.0) -> tuple[np.ndarray, fl
         a = time.perf_counter_ns()
         rig.step()
         lat[i] = (time.perf_counter_ns() - a) / 1000
-    cpu = (_cpu(rig.pids) - c0) / (time.monotonic() - t0) * 100
-    return lat, cpu
+    own = time.process_time() - own0
+    cpu = (_cpu(rig.pids) - c0 + own) / (time.monotonic() - t0) * 100
+    return lat, cpu, own / frames * 1e6
 
 
 def _cold_start(kind: str) -> float:
@@ -158,10 +170,35 @@ def _cold_start(kind: str) -> float:
     return took
 
 
-def _row(name: str, v: np.ndarray, base: float | None, extra: str = "") -> str:
+def _row(name: str, v: np.ndarray, bases: tuple[np.ndarray | None, ...], extra: str = "") -> str:
+    """One pipeline: median, p99, and median / p99 ratios against each baseline."""
     med, p99 = np.median(v), np.percentile(v, 99)
-    ratio = f"{med / base:.2f}x" if base else ""
-    return f"{name:<12} {med:>10.1f} {p99:>10.1f} {ratio:>9}  {extra}"
+    ratios = "".join(
+        f"{med / np.median(b):>7.2f}x /{p99 / np.percentile(b, 99):>5.2f}x" if b is not None
+        else f"{'':>16}"
+        for b in bases
+    )  # fmt: skip
+    return f"{name:<12} {med:>10.1f} {p99:>10.1f} {ratios}  {extra}"
+
+
+def _copy_floor(times: dict[str, np.ndarray]) -> None:
+    """The copies a pass-through chain must make, timed here, against what it took."""
+    copy = np.empty_like(BIG)
+    ct = []
+    for _ in range(30):
+        a = time.perf_counter_ns()
+        np.copyto(copy, BIG)
+        ct.append((time.perf_counter_ns() - a) / 1000)
+    one = float(np.median(ct))
+    print(f"{'np.copyto':<12} {one:>10.1f}  (one copy of the frame)")
+    # shm: the push writes the frame into shared memory once, each process hop copies it
+    # once (a pass-through forwards its wire bytes: one memmove), the pull is a view;
+    # co-located hops are calls (no copy) until the last one publishes
+    for name, copies in (("shm x1", 2), ("shm x3", 4), ("shm-co x3", 2)):
+        if name in times:
+            med = float(np.median(times[name]))
+            print(f"{name:<12} {med:>10.1f}  = {med / (copies * one):.2f}x of its {copies} "
+                  f"cop{'y' if copies == 1 else 'ies'}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="paced run per pipeline")
     args = ap.parse_args(argv)
     t_all = time.monotonic()
-    head = f"{'pipeline':<12} {'median us':>10} {'p99 us':>10} {'vs Pipe':>9}"
+    head = f"{'pipeline':<12} {'median us':>10} {'p99 us':>10} {'vs Pipe (med/p99)':>16}"
+    head += f" {'vs Queue (med/p99)':>16}"
 
     for label, frame, rounds in (
         ("960 x float32", SMALL, args.rounds),
@@ -181,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         rigs = [_process_rig(k, n, frame) for k in ("Pipe", "Queue") for n in (1, 3)]
         rigs += [_session_rig(e, n, frame) for e in ("local", "shm") for n in (1, 3)]
+        rigs.append(_session_rig("shm-co", 3, frame))
         for rig in rigs:
             for _ in range(5):
                 rig.step()  # warm up
@@ -191,36 +230,40 @@ def main(argv: list[str] | None = None) -> int:
                     rig.step()
                     rig.times.append((time.perf_counter_ns() - a) / 1000)
         print(f"\nping-pong, {label} ({rounds} interleaved rounds)\n{head}")
+        times = {r.name: np.array(r.times) for r in rigs}
         for rig in rigs:
             n = rig.name.split("x")[1]
-            base = np.median(next(r.times for r in rigs if r.name == f"Pipe x{n}"))
-            print(_row(rig.name, np.array(rig.times), base))
+            print(_row(rig.name, times[rig.name], (times[f"Pipe x{n}"], times[f"Queue x{n}"])))
             rig.close()
         if frame is BIG:
-            copy = np.empty_like(BIG)
-            ct = []
-            for _ in range(30):
-                a = time.perf_counter_ns()
-                np.copyto(copy, BIG)
-                ct.append((time.perf_counter_ns() - a) / 1000)
-            print(f"{'np.copyto':<12} {np.median(ct):>10.1f}  (one copy of the frame)")
+            _copy_floor(times)
 
-    print(
-        f"\npaced at 50 frames/s for {args.seconds:g} s, 960 x float32\n{head}  workers' CPU, drops"
-    )
+    print(f"\npaced at 50 frames/s for {args.seconds:g} s, 960 x float32\n{head}")
+    print(f"{'':<12} {'':>10} {'':>10} {'':>33}  CPU of all processes; caller per frame")
     results = {}
-    for make in (lambda: _process_rig("Pipe", 3, SMALL), lambda: _process_rig("Queue", 3, SMALL),
-                 lambda: _session_rig("local", 3, SMALL, live=True),
-                 lambda: _session_rig("shm", 3, SMALL, live=True)):  # fmt: skip
+    makers = (lambda: _process_rig("Pipe", 1, SMALL), lambda: _process_rig("Pipe", 3, SMALL),
+              lambda: _process_rig("Queue", 3, SMALL),
+              lambda: _session_rig("local", 3, SMALL, live=True),
+              lambda: _session_rig("shm", 3, SMALL, live=True),
+              lambda: _session_rig("shm-co", 3, SMALL, live=True))  # fmt: skip
+    for make in makers:
         rig = make()
         for _ in range(10):
             rig.step()
-        lat, cpu = _paced(rig, args.seconds)
-        results[rig.name] = (lat, cpu, rig.drops())
+        lat, cpu, own = _paced(rig, args.seconds)
+        results[rig.name] = (lat, cpu, own, rig.drops())
         rig.close()
-    base = np.median(results["Pipe x3"][0])
-    for name, (lat, cpu, drops) in results.items():
-        print(_row(name, lat, base, f"{cpu:5.1f}% of a core, {drops} dropped"))
+    for name, (lat, cpu, own, drops) in results.items():
+        bases = (results["Pipe x3"][0], results["Queue x3"][0])
+        if name == "shm-co x3":  # one process: its peer is a 1-stage chain
+            bases = (results["Pipe x1"][0], None)
+        extra = f"{cpu:5.1f}% of a core; {own:6.1f} us; {drops} dropped"
+        print(_row(name, lat, bases, extra))
+    q = results["Queue x3"][1]
+    print(
+        f"CPU vs Queue x3: shm x3 {results['shm x3'][1] / q:.2f}x, "
+        f"shm-co x3 {results['shm-co x3'][1] / q:.2f}x  (shm-co x3 ratios are vs Pipe x1)"
+    )
 
     print("\ncold start: open a 3-stage pipeline, first round trip (median of 3)")
     for kind in ("Pipe", "Queue", "shm"):

@@ -333,7 +333,19 @@ class Session:
         ``nodes[id].count`` is the number of ``process`` calls of that node.
         """
         self._receive_if_free()
-        return self._stats.snapshot(self.executor, self._started, self._pushed)
+        extra = {}
+        measure = getattr(self._ex, "shared_memory", None)  # an optional executor method
+        if measure is not None:
+            try:
+                self._enter("stats")
+            except SessionClosed:
+                pass
+            else:
+                try:
+                    extra["shm_bytes"] = measure()
+                finally:
+                    self._leave()
+        return self._stats.snapshot(self.executor, self._started, self._pushed, **extra)
 
     @property
     def pids(self) -> dict[str, int | None]:

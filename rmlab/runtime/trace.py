@@ -101,6 +101,9 @@ class Stats:
     """Frames dropped by the drop-oldest policy, per edge (``"session->gain"``)."""
     errors: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    shm_bytes: int = 0
+    """Shared memory the session's channels and board occupy now, in bytes (pages
+    actually in use, not reservations; 0 for an executor without shared memory)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON or a DataFrame."""
@@ -114,6 +117,7 @@ class Stats:
             "drops": dict(self.drops),
             "errors": dict(self.errors),
             "restarts": dict(self.restarts),
+            "shm_bytes": self.shm_bytes,
         }
 
     def _rows(self) -> list[tuple[str, ...]]:
@@ -140,6 +144,8 @@ class Stats:
         )
         if drops:
             text += " (" + ", ".join(f"{k}: {v}" for k, v in self.drops.items() if v) + ")"
+        if self.shm_bytes:
+            text += f", {self.shm_bytes / 2**20:.1f} MiB of shared memory"
         return text
 
     def __str__(self) -> str:

@@ -86,3 +86,38 @@ class SBadInit(Node):
 
     def process(self, frame: RuntimeData) -> RuntimeData:
         return frame
+
+
+class SEnv(Node):
+    """Emit what this worker inherited: its cwd, ``RMLAB_TEST_VAR``, a draw from numpy's
+    global random state, its parent and what its file descriptors point at."""
+
+    def process(self, frame: RuntimeData) -> Json:
+        fds = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                pass
+        return Json({"cwd": os.getcwd(), "var": os.environ.get("RMLAB_TEST_VAR"),
+                     "random": int(np.random.randint(2**62)), "ppid": os.getppid(),
+                     "pid": os.getpid(), "fds": fds})  # fmt: skip
+
+
+class SRaiseOn(Node):
+    """Raise ValueError on the Json value ``at``; pass everything else on."""
+
+    at: int = Param(2)
+
+    def process(self, frame: RuntimeData) -> RuntimeData:
+        if isinstance(frame, Json) and frame.value == self.at:
+            raise ValueError(f"refusing {self.at}")
+        return frame
+
+
+class SAddPid(Node):
+    """Append this process's pid to a Json list (starts one from any other value)."""
+
+    def process(self, frame: RuntimeData) -> Json:
+        v = frame.value if isinstance(frame, Json) else None
+        return Json([*(v if isinstance(v, list) else []), os.getpid()])

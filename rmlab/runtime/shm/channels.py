@@ -194,7 +194,7 @@ class Board:
         self.path, self.n = path, n
         p = n + 1
         R = self.RING
-        words = 2 + 5 * p + 2 * p * p + p * R * 2
+        words = 2 + 6 * p + 2 * p * p + p * R * 2
         self._size = 8 * words
         try:
             if create:
@@ -225,12 +225,25 @@ class Board:
         self.control = a[o : o + p]
         o += p
         self.calls = a[o : o + p]
-        self._calls_at = o
+        self._calls_at = self.at_calls = o
+        o += p
+        # per worker process (at its first node's index): 1 + the index of the node it
+        # is running, so a crash of co-located nodes names the one that was running
+        self.at_active = o
         o += p
         self.lat = a[o : o + p * R * 2].reshape(p, R, 2)
         self._lat_at = o
-        # plain-integer views for the per-frame writes (a numpy scalar store costs more)
+        # Plain-integer access for the per-frame reads and writes: a numpy scalar load or
+        # store runs several times more code, and after 20 ms of idle (live audio) every
+        # line of code a hop runs is a cache miss. Hot paths index ``q`` at these offsets.
         self._q = memoryview(self._mm).cast("q")
+        self.q = self._q
+        self.at_published = 2
+        self.at_waiting = 2 + p
+        self.at_session_sub = 2 + 2 * p
+        self.at_consumed = 2 + 3 * p  # + consumer * p + producer
+        self.at_drops = 2 + 3 * p + p * p  # + consumer * p + producer
+        self.at_control = 2 + 3 * p + 2 * p * p
 
     def record_call(self, node: int, count: int, recv_ns: int, done_ns: int) -> None:
         """Worker side: call number ``count`` of ``node`` took ``recv_ns..done_ns``."""
@@ -241,6 +254,7 @@ class Board:
         q[self._calls_at + node] = count  # last: the entry is complete once counted
 
     def close(self) -> None:
+        self.q = None  # type: ignore[assignment]
         self.published = self.waiting = self.session_sub = self.consumed = None  # type: ignore[assignment]
         self.drops = self.control = self.calls = self.lat = None  # type: ignore[assignment]
         self._a = None  # type: ignore[assignment]
@@ -268,6 +282,40 @@ class Board:
 
 
 # -- publishing and receiving --------------------------------------------------------------
+
+
+def _fast(obj: Any, name: str) -> Any:
+    """``obj.name`` without iceoryx2's Python wrapper, when the binding has the raw method.
+
+    The public wrappers re-check the payload type on every call (``typing.get_origin``):
+    twice per frame that is more code than the rest of a hop's send. The raw methods
+    are what the wrappers call; if a future binding renames them, the public path is used.
+    """
+    return getattr(obj, f"__{name}", None) or getattr(obj, name)
+
+
+_ASSUME_INIT = "__assume_init"  # see _fast
+
+
+def _stamp(
+    h: TraceHeader,
+    src: TraceHeader | None,
+    seq: int,
+    origin_ns: int,
+    hop: tuple[int, int, int] | None,
+    kind: int,
+    target: int,
+    pub_seq: int,
+) -> None:
+    """Fill ``h``: the trace of ``src`` (or a new one) plus this hop."""
+    if src is not None:
+        ctypes.memmove(ctypes.addressof(h), ctypes.addressof(src), HEADER_SIZE)
+    else:
+        h.seq, h.origin_ns, h.nhops = seq, origin_ns, 0
+    h.kind, h.target, h.pub_seq = kind, target, pub_seq
+    if hop is not None and (i := h.nhops) < MAX_HOPS:
+        h.hop_node[i], h.hop_recv[i], h.hop_done[i] = hop
+        h.nhops = i + 1
 
 
 class Outlet:
@@ -302,17 +350,27 @@ class Outlet:
             )
         except Exception as exc:
             raise iox_error(f"{label}: creating a publisher", exc) from exc
+        self._loan = _fast(self._pub, "loan_slice_uninit")
         self.producer = producer
         self.board = board
         self.consumers = list(consumers)
-        self.doorbells = list(doorbells)
+        self.doorbells = tuple(doorbells)
         self.session_fd = session_fd
         self.credit_fd = credit_fd
         self.block = block
         self.buffer = buffer
         self.max_frame = max_frame
         self.label = label
-        self.sent = int(board.published[producer])  # a restarted worker continues the count
+        p = board.n + 1
+        self._q = board.q
+        self._i_published = board.at_published + producer
+        self._i_session_sub = board.at_session_sub + producer
+        self._i_waiting = board.at_waiting + producer
+        self._i_credit = [board.at_consumed + c * p + producer for c in self.consumers]
+        self._i_credit_session = board.at_consumed + board.n * p + producer
+        self._h = TraceHeader()  # the next sample's header, written in one memmove
+        self._h_at = ctypes.addressof(self._h)
+        self.sent = self._q[self._i_published]  # a restarted worker continues the count
 
     def send(
         self,
@@ -330,6 +388,26 @@ class Outlet:
         raw = isinstance(data, bytes)
         prepared = None if raw else prepare(data)  # planned once: size, then the write
         n = len(data) if raw else prepared.size  # type: ignore[union-attr]
+        sample = self._loan_for(n, session_consumer)
+        if raw:
+            ctypes.memmove(sample.payload_ptr, data, n)
+        else:
+            dst = (ctypes.c_uint8 * n).from_address(sample.payload_ptr)
+            prepared.into(memoryview(dst).cast("B"))  # type: ignore[union-attr]
+            del dst  # never touch a loan after send: that is a fatal Rust panic
+        self._publish(sample, src, seq, origin_ns, hop, kind, target)
+
+    def forward(self, raw: Any, n: int, src: TraceHeader, hop: tuple[int, int, int] | None) -> None:
+        """Publish a received frame again, unchanged: its ``n`` encoded bytes ``raw``.
+
+        A node that returns its input (a pass-through, a tap, a router) needs no
+        encoding: one ``memmove`` of the wire bytes replaces planning and writing them.
+        """
+        sample = self._loan_for(n, False)
+        ctypes.memmove(sample.payload_ptr, raw, n)
+        self._publish(sample, src, 0, 0, hop, KIND_DATA, ALL_SOURCES)
+
+    def _loan_for(self, n: int, session_consumer: bool) -> Any:
         if n > self.max_frame:
             raise ExecutorError(
                 f"{self.label}: a {n:,}-byte frame exceeds the session's max_frame_bytes="
@@ -338,53 +416,77 @@ class Outlet:
         if self.block:
             self._wait_for_credit(session_consumer)
         try:
-            sample = self._pub.loan_slice_uninit(max(n, 1))
+            return self._loan(n or 1)
         except Exception as exc:
             raise iox_error(f"{self.label}: loaning {n:,} bytes", exc) from exc
-        dst = (ctypes.c_uint8 * n).from_address(sample.payload_ptr)
-        if raw:
-            ctypes.memmove(dst, data, n)
-        else:
-            prepared.into(memoryview(dst).cast("B"))  # type: ignore[union-attr]
-        h = TraceHeader.from_address(sample.user_header_ptr)
-        if src is not None:
-            ctypes.memmove(ctypes.addressof(h), ctypes.addressof(src), HEADER_SIZE)
-        else:
-            h.seq, h.origin_ns, h.nhops = seq, origin_ns, 0
-        h.kind, h.target, h.pub_seq = kind, target, self.sent
-        if hop is not None and h.nhops < MAX_HOPS:
-            i = h.nhops
-            h.hop_node[i], h.hop_recv[i], h.hop_done[i] = hop
-            h.nhops = i + 1
-        del dst, h  # never touch a loan after send: that is a fatal Rust panic
+
+    def read_outside(self) -> bool:
+        """Whether another process reads this output: a successor there, or the session
+        (a sink, or a tap). Co-located successors are called instead."""
+        return bool(self.doorbells) or (self.session_fd >= 0 and bool(self._q[self._i_session_sub]))
+
+    def header(
+        self,
+        *,
+        src: TraceHeader | None = None,
+        seq: int = 0,
+        origin_ns: int = 0,
+        hop: tuple[int, int, int] | None = None,
+        kind: int = KIND_DATA,
+        target: int = ALL_SOURCES,
+    ) -> TraceHeader:
+        """The trace a frame sent with these arguments would carry (a new header), for
+        a successor called in this process."""
+        h = TraceHeader()
+        _stamp(h, src, seq, origin_ns, hop, kind, target, self.sent)
+        return h
+
+    def _publish(
+        self,
+        sample: Any,
+        src: TraceHeader | None,
+        seq: int,
+        origin_ns: int,
+        hop: tuple[int, int, int] | None,
+        kind: int,
+        target: int,
+    ) -> None:
+        _stamp(self._h, src, seq, origin_ns, hop, kind, target, self.sent)
+        ctypes.memmove(sample.user_header_ptr, self._h_at, HEADER_SIZE)
         try:
-            sample.assume_init().send()
+            getattr(sample, _ASSUME_INIT, sample.assume_init)().send()
         except Exception as exc:
             raise iox_error(f"{self.label}: sending a frame", exc) from exc
+        q = self._q
         self.sent += 1
-        self.board.published[self.producer] = self.sent
+        q[self._i_published] = self.sent
         for fd in self.doorbells:
             ring(fd)
-        if self.session_fd >= 0 and self.board.session_sub[self.producer]:
+        if self.session_fd >= 0 and q[self._i_session_sub]:
             ring(self.session_fd)
 
+    def _credit(self, session: bool) -> int:
+        """How many more frames every subscriber has room for."""
+        q = self._q
+        least = min((q[i] for i in self._i_credit), default=None)
+        if session:
+            c = q[self._i_credit_session]
+            least = c if least is None or c < least else least
+        return 1 << 62 if least is None else least + self.buffer - self.sent
+
     def _wait_for_credit(self, session_consumer: bool) -> None:
+        session = session_consumer or bool(self._q[self._i_session_sub])
+        if self._credit(session) > 0:
+            return  # the usual case: room downstream
         import select
 
-        b, p = self.board, self.producer
-        consumers = list(self.consumers)
-        if session_consumer or b.session_sub[p]:
-            consumers.append(b.n)
-        if not consumers:
-            return
-        poller = None
-        while int(min(b.consumed[c, p] for c in consumers)) + self.buffer <= self.sent:
-            if poller is None:
-                poller = select.poll()
-                for fd in (self.credit_fd, *self.also_poll):
-                    poller.register(fd, select.POLLIN)
-            b.waiting[p] = 1
-            if int(min(b.consumed[c, p] for c in consumers)) + self.buffer > self.sent:
+        q = self._q
+        poller = select.poll()
+        for fd in (self.credit_fd, *self.also_poll):
+            poller.register(fd, select.POLLIN)
+        while True:
+            q[self._i_waiting] = 1
+            if self._credit(session) > 0:
                 break
             # The timeout only guards against a ring lost to store/load reordering; a ring
             # normally wakes us at once. Draining also eats input rings of a worker's own
@@ -393,7 +495,9 @@ class Outlet:
             drain(self.credit_fd)
             if self.on_wait is not None:
                 self.on_wait()
-        b.waiting[p] = 0
+            if self._credit(session) > 0:
+                break
+        q[self._i_waiting] = 0
 
     also_poll: tuple[int, ...] = ()
     """More fds whose readiness should interrupt a credit wait (the session's doorbell)."""
@@ -402,6 +506,7 @@ class Outlet:
     that pushes before it pulls cannot deadlock), and raises to give up when closed."""
 
     def close(self) -> None:
+        self._q = None  # type: ignore[assignment]
         with contextlib.suppress(Exception):
             self._pub.delete()
 
@@ -424,6 +529,7 @@ class Inlet:
             self._sub = svc.subscriber_builder().create()
         except Exception as exc:
             raise iox_error(f"subscribing to the output of producer {producer}", exc) from exc
+        self._recv = self._sub.receive
         self.producer, self.consumer = producer, consumer
         self.board = board
         self.credit_fd = credit_fd
@@ -432,6 +538,16 @@ class Inlet:
         self._live: list[weakref.ref[Any]] = []
         self.expected: int | None = None
         self.header = TraceHeader()
+        self._h_at = ctypes.addressof(self.header)
+        p = board.n + 1
+        self._q = board.q
+        self._i_consumed = board.at_consumed + consumer * p + producer
+        self._i_drops = board.at_drops + consumer * p + producer
+        self._i_waiting = board.at_waiting + producer
+        self.raw: Any = None
+        """The encoded bytes of the last frame received (what ``Outlet.forward`` sends
+        on); whoever is done with the frame sets it back to None."""
+        self.nbytes = 0
 
     def receive(self) -> RuntimeData | bytes | None:
         """The next frame (error records as raw bytes), or None; ``self.header`` is its trace.
@@ -442,14 +558,14 @@ class Inlet:
         never a stale view, never a writable input.
         """
         try:
-            sample = self._sub.receive()
+            sample = self._recv()
         except Exception as exc:
             raise iox_error(f"receiving from producer {self.producer}", exc) from exc
         if sample is None:
             return None
+        ctypes.memmove(self._h_at, sample.user_header_ptr, HEADER_SIZE)
         h = self.header
-        ctypes.memmove(ctypes.addressof(h), sample.user_header_ptr, HEADER_SIZE)
-        n = sample.header.number_of_elements
+        self.nbytes = n = sample.header.number_of_elements
         self._account(h.pub_seq)
         buf = (ctypes.c_uint8 * n).from_address(sample.payload_ptr)
         if h.kind != KIND_DATA:
@@ -464,6 +580,7 @@ class Inlet:
         else:
             buf._owner = sample  # type: ignore[attr-defined]  # the view keeps the sample alive
             live.append(weakref.ref(buf))
+        self.raw = buf
         try:
             return decode(buf)
         except WireError as exc:
@@ -473,21 +590,23 @@ class Inlet:
             ) from exc
 
     def _account(self, pub_seq: int) -> None:
-        b, p, c = self.board, self.producer, self.consumer
+        q = self._q
         if self.expected is not None and pub_seq > self.expected:
-            b.drops[c, p] += pub_seq - self.expected
+            q[self._i_drops] += pub_seq - self.expected
         self.expected = pub_seq + 1
         if self.block:
-            b.consumed[c, p] = pub_seq + 1
-            if b.waiting[p]:
+            q[self._i_consumed] = pub_seq + 1
+            if q[self._i_waiting]:
                 ring(self.credit_fd)
 
     def start_at(self, pub_seq: int) -> None:
         """Consider every earlier frame consumed (a tap or restart joining mid-stream)."""
         self.expected = pub_seq
-        self.board.consumed[self.consumer, self.producer] = pub_seq
+        self._q[self._i_consumed] = pub_seq
 
     def close(self) -> None:
         self._live.clear()
+        self.raw = None
+        self._q = None  # type: ignore[assignment]
         with contextlib.suppress(Exception):
             self._sub.delete()

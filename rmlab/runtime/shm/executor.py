@@ -38,7 +38,7 @@ from collections import deque
 from typing import Any
 
 from rmlab.data import EndOfInput, RuntimeData
-from rmlab.errors import ExecutorError, NodeError, SessionClosed, SessionError
+from rmlab.errors import ExecutorError, NodeCrashed, NodeError, SessionClosed, SessionError
 from rmlab.runtime.executor import (
     Dropped,
     Ended,
@@ -46,6 +46,7 @@ from rmlab.runtime.executor import (
     ExecutorContext,
     HopDone,
     NodeFailed,
+    NodeRestarted,
     Output,
 )
 from rmlab.runtime.graph import Graph
@@ -87,7 +88,8 @@ class ShmExecutor:
         self._in: Outlet | None = None
         self._sup: Supervisor | None = None
         self._bridges: Any = None  # rmlab.runtime.ray.bridge.Bridges, for nodes on Ray
-        self._workers: dict[str, WorkerProcess] = {}
+        self._workers: dict[str, WorkerProcess] = {}  # by the first node of each process
+        self._process: dict[str, WorkerProcess] = {}  # the process of every node
         self._services: list[Any] = []
         self._rx = threading.Lock()  # receive() and a credit-waiting submit()
         self._push_lock = threading.Lock()
@@ -129,9 +131,10 @@ class ShmExecutor:
         self._credit_r = bells[plan.CREDIT][0]
         for s in plan.sinks:
             board.session_sub[s] = 1
+        source_bells = dict.fromkeys(plan.workers[s].doorbell for s in plan.sources)
         self._in = Outlet(
             self._services[n], n, board=board, consumers=list(plan.sources),
-            doorbells=[bells[s][1] for s in plan.sources], session_fd=-1,
+            doorbells=[bells[b][1] for b in source_bells], session_fd=-1,
             credit_fd=self._credit_r, block=self._block, buffer=plan.buffer,
             max_frame=ctx.max_frame_bytes, label="push()",
         )  # fmt: skip
@@ -153,28 +156,45 @@ class ShmExecutor:
             self._bridges = Bridges(g, remote, self._ray, self._on_report, ctx.start_timeout)
         workers = []
         bridged = {}
-        for wp in plan.workers:
-            fds = {
-                "doorbell": bells[wp.doorbell][0],
-                "successors": [bells[b][1] for b in wp.successor_bells],
-                "input_credit": [bells[b][1] for b in wp.input_credit_bells],
-                "session": self._bell_w,
-            }
-            if wp.node_id in remote:  # a bridge in this process, to the node's actors
-                bridged[wp.node_id] = {"plan": wp, "session": session, "fds": fds}
+        for members in plan.processes:
+            wps = [plan.workers[i] for i in members]
+            leader = wps[0]
+            bell_r = bells[leader.doorbell][0]
+            entries = []
+            for wp in wps:
+                fds = {
+                    "doorbell": bell_r,
+                    "successors": [bells[b][1] for b in wp.successor_bells],
+                    "input_credit": [bells[b][1] for b in wp.input_credit_bells],
+                    "session": self._bell_w,
+                }
+                if wp.node_id in remote:  # a bridge in this process, to the node's actors
+                    bridged[wp.node_id] = {"plan": wp, "session": session, "fds": fds}
+                    continue
+                entries.append({
+                    "plan": wp,
+                    "fds": fds,
+                    "cls": cloudpickle.dumps(g.node_class(wp.node_id)),
+                    "params": g.manifest.node(wp.node_id).params,
+                    # predecessors in the same process: they end by call, too
+                    "local_inputs": sum(wp.index in o.local_successors for o in wps),
+                })  # fmt: skip
+            if not entries:
                 continue
             spec = {
-                "plan": wp,
+                "plan": leader,  # the process's name, and its restart policy
                 "session": session,
-                "fds": fds,
-                "cls": cloudpickle.dumps(g.node_class(wp.node_id)),
-                "params": g.manifest.node(wp.node_id).params,
+                "fds": {"doorbell": bell_r, "session": self._bell_w},
+                "nodes": entries,
                 "parent_pid": os.getpid(),
                 "sys_path": list(sys.path),
             }
-            pass_fds = sorted({fds["doorbell"], *fds["successors"], *fds["input_credit"],
-                               self._bell_w})  # fmt: skip
-            workers.append(WorkerProcess(wp.node_id, spec, pass_fds))
+            pass_fds = {bell_r, self._bell_w}
+            for e in entries:
+                pass_fds.update(e["fds"]["successors"], e["fds"]["input_credit"])
+            workers.append(WorkerProcess(leader.node_id, spec, sorted(pass_fds)))
+            for e in entries:
+                self._process[e["plan"].node_id] = workers[-1]
         self._workers = {w.node_id: w for w in workers}
         self._sup = Supervisor(
             workers,
@@ -194,9 +214,10 @@ class ShmExecutor:
 
     def _subscribe(self, producer: int) -> None:
         assert self._board is not None
+        bell = self._bells[self.plan.workers[producer].doorbell][1]  # the producer's process
         inlet = Inlet(
             self._services[producer], producer, self.plan.n, board=self._board,
-            borrowed=self.plan.borrowed, credit_fd=self._bells[producer][1], block=self._block,
+            borrowed=self.plan.borrowed, credit_fd=bell, block=self._block,
         )  # fmt: skip
         inlet.start_at(int(self._board.published[producer]))
         self._inlets[producer] = inlet
@@ -204,8 +225,30 @@ class ShmExecutor:
 
     def _on_report(self, event: Event) -> None:
         """Supervisor thread: a crash, restart or end; wake whoever waits for events."""
-        self._reports.append(event)
+        self._reports.extend(self._per_node(event))
         ring(self._bell_w)
+
+    def _per_node(self, event: Event) -> list[Event]:
+        """A process's crash or restart as events of its nodes: a crash is the node that
+        was running (the board says), a restart restarts every node of the process."""
+        nid = getattr(event, "node_id", None) or getattr(getattr(event, "error", None),
+                                                         "node_id", None)  # fmt: skip
+        members = self.plan.process_of(self.plan.index(nid)) if nid in self.plan.order else ()
+        if len(members) < 2:
+            return [event]
+        if isinstance(event, NodeRestarted):
+            order = self.plan.order
+            return [NodeRestarted(order[i], event.restarts) for i in members]
+        err = getattr(event, "error", None)
+        if isinstance(event, NodeFailed) and isinstance(err, NodeCrashed):
+            b = self._board
+            running = b.q[b.at_active + members[0]] - 1 if b is not None and b.q else -1
+            if running in members and self.plan.order[running] != nid:
+                return [NodeFailed(NodeCrashed(
+                    self.plan.order[running], exit_code=err.exit_code, signal=err.signal,
+                    stderr_tail=err.stderr_tail, reason=err.message,
+                ))]  # fmt: skip
+        return [event]
 
     def _before_restart(self) -> None:
         cleanup_dead(self._iox)
@@ -236,9 +279,11 @@ class ShmExecutor:
         if self._bridges is not None and node_id in self._bridges:
             self._bridges.control(node_id, params)
             return
-        w = self._workers[node_id]
-        w.spec["params"] = dict(self.graph.manifest.node(node_id).params)  # restarts keep them
-        w.control({"op": "set_params", "params": params})
+        w = self._process[node_id]
+        for e in w.spec["nodes"]:  # a restart starts the node with its params of now
+            if e["plan"].node_id == node_id:
+                e["params"] = dict(self.graph.manifest.node(node_id).params)
+        w.control({"op": "set_params", "node": node_id, "params": params})
         assert self._board is not None
         self._board.control[self.plan.index(node_id)] += 1  # after the write: see Board.control
 
@@ -387,15 +432,35 @@ class ShmExecutor:
         if crashed is not None:
             raise SessionError(f"the session cannot continue: {crashed}")
 
+    def shared_memory(self) -> int:
+        """Bytes of /dev/shm this session occupies, counted by the pages in use (iceoryx2
+        reserves sparse files far larger than what frames ever touch).
+
+        The files are those the session's workers map (every channel has a worker at
+        one end; the session's own process may map other sessions' too) and the board.
+        """
+        files = {self.plan.board_path}
+        for w in self._workers.values():
+            if w.pid is None:
+                continue
+            with contextlib.suppress(OSError), open(f"/proc/{w.pid}/maps") as f:
+                files.update(line.split(None, 5)[-1].strip() for line in f
+                             if "/dev/shm/rmlab_" in line)  # fmt: skip
+        total = 0
+        for path in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(path).st_blocks * 512
+        return total
+
     @property
     def pids(self) -> dict[str, int | None]:
         """The worker process of each node (for ``ps``, ``kill`` or a profiler)."""
-        return {nid: w.pid for nid, w in self._workers.items()}
+        return {nid: w.pid for nid, w in self._process.items()}
 
     @property
     def restarts(self) -> dict[str, int]:
         remote = self._bridges.restarts if self._bridges is not None else {}
-        return {**{nid: w.restarts for nid, w in self._workers.items()}, **remote}
+        return {**{nid: w.restarts for nid, w in self._process.items()}, **remote}
 
     @property
     def remote_nodes(self) -> dict[str, Any]:
