@@ -98,7 +98,7 @@ class ShmExecutor:
         self._seen_errors: set[int] = set()
         self._eoi: set[int] = set()
         self._ended = False
-        self._calls_seen: bytes = b""
+        self._calls_seen: Any = None
         self._drops_seen: bytes = b""
         self._drops_last: Any = None
         self._lat_count = [0] * plan.n
@@ -360,9 +360,11 @@ class ShmExecutor:
                 self._ended = True
                 events.append(Ended())
             return 0
-        order = self.plan.order
+        order, k = self.plan.order, h.nhops
+        # slices of the ctypes arrays: one call each, not one per element
         hops = tuple(
-            Hop(order[h.hop_node[i]], h.hop_recv[i], h.hop_done[i]) for i in range(h.nhops)
+            Hop(order[a], b, c)
+            for a, b, c in zip(h.hop_node[:k], h.hop_recv[:k], h.hop_done[:k], strict=True)
         )
         trace = Trace(h.seq, h.origin_ns, hops, time.monotonic_ns())
         events.append(Output(order[inlet.producer], data, trace))  # type: ignore[arg-type]
@@ -377,24 +379,25 @@ class ShmExecutor:
     def _hops(self, events: list[Event]) -> None:
         """One ``HopDone`` per completed ``process`` call since the last look at the board."""
         b = self._board
-        if b is None or b.calls is None:
+        if b is None or b.q is None:
             return
-        raw = b.calls.tobytes()
-        if raw == self._calls_seen:
+        q, at_calls, at_lat = b.q, b.at_calls, b._lat_at
+        counts = q[at_calls : at_calls + self.plan.n].tolist()  # one copy, compared whole
+        if counts == self._calls_seen:
             return
-        self._calls_seen = raw
+        self._calls_seen = counts
         order, ring_size, seen = self.plan.order, Board.RING, self._lat_count
-        for i, nid in enumerate(order):
-            count = int(b.calls[i])
+        for i, count in enumerate(counts):
             new = count - seen[i]
             if new <= 0:
                 continue
+            nid = order[i]
             kept = min(new, ring_size)
             first = count - kept + 1
             for c in range(first, count + 1):
-                recv, done = (int(x) for x in b.lat[i, (c - 1) % ring_size])
+                j = at_lat + (i * ring_size + (c - 1) % ring_size) * 2
                 # the oldest kept sample stands for calls whose samples were overwritten
-                events.append(HopDone(nid, recv, done, 1 + (new - kept if c == first else 0)))
+                events.append(HopDone(nid, q[j], q[j + 1], 1 + (new - kept if c == first else 0)))
             seen[i] = count
 
     def _drops(self, events: list[Event]) -> None:
