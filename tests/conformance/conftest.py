@@ -57,6 +57,16 @@ def _rmlab_threads() -> set[threading.Thread]:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fork_server() -> None:
+    """The shm executor's fork server is process-wide by design: start it before the
+    leak checks look, so its thread and descriptors are not counted as a test's."""
+    if "shm" in EXECUTORS:
+        from rmlab.runtime.shm._launch import warm_up
+
+        warm_up(wait=60.0)
+
+
 @pytest.fixture(autouse=True)
 def leak_check(monkeypatch: pytest.MonkeyPatch):
     """Fail if the test leaves threads, fds, worker processes or shared memory behind."""

@@ -6,11 +6,19 @@ global listing, so other rmlab users on the machine cannot make a test fail.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rmlab import Timeout
 from rmlab.runtime.shm import executor as shm_executor
 
 
@@ -53,9 +61,32 @@ def record_shm_sessions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return opened
 
 
+def owner_process(tmp_path: Path, body: str) -> subprocess.Popen[str]:
+    """A Python process that runs ``body`` (with the test nodes registered), its stdout a
+    pipe: a stand-in for a kernel that a test can kill from outside."""
+    root = str(Path(__file__).parents[2])
+    script = tmp_path / "owner.py"
+    prelude = f"import sys\nsys.path.insert(0, {root!r})\nimport tests.shm.nodes\n"
+    script.write_text(prelude + textwrap.dedent(body))
+    return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+
+
+def answer_after_restart(session: Any, value: Any, timeout: float = 10.0) -> Any:
+    """Push ``value`` until an output comes back: frames pushed while a worker restarts
+    may be lost. The output's data, or None when nothing came within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        session.push(value)
+        with contextlib.suppress(Timeout):
+            return session.pull(timeout=0.5).data
+    return None
+
+
 def worker_children() -> list[int]:
-    """Worker processes started by this process that still run."""
-    return [p for p in _worker_pids() if _parent(p) == os.getpid() and alive(p)]
+    """Worker processes started by this process that still run (spawned by it, or forked
+    by its fork server)."""
+    me = os.getpid()
+    return [p for p in _worker_pids() if me in (_parent(p), _parent(_parent(p))) and alive(p)]
 
 
 def alive(pid: int) -> bool:

@@ -1,16 +1,23 @@
 """Process supervision for the shm executor: start workers, watch them, restart them.
 
-One supervisor thread per session starts every worker (``python -m
-rmlab.runtime.shm.worker``, never ``fork``: the caller may be a kernel with
-threads), then watches each worker's stdout (its reports), stderr (kept for crash
-reports) and exit (a pidfd). A dead worker becomes ``NodeCrashed`` within
-milliseconds; the node's restart policy from the manifest decides whether it is
-started again. What it learns goes to the executor through ``report``.
+One supervisor thread per session starts every worker, then watches each worker's
+stdout (its reports), stderr (kept for crash reports) and exit (a pidfd). A dead
+worker becomes ``NodeCrashed`` within milliseconds; the node's restart policy from
+the manifest decides whether it is started again (the same way as the first time).
+What it learns goes to the executor through ``report``.
+
+A worker is forked by the process's fork server (``_launch``, ``_forkserver``): a
+separate, pre-imported, single-threaded process, so a worker is ready in
+milliseconds and the caller, which may be a kernel with threads, is never forked.
+The worker gets the same spec on stdin, the same pipes and doorbell descriptors, the
+same title and command line as a spawned one. Without a fork server (it cannot
+start, or ``RMLAB_SHM_SPAWN=1``) the worker is spawned: ``python -m
+rmlab.runtime.shm.worker``.
 
 Workers are started on this thread, not the caller's: ``PR_SET_PDEATHSIG`` fires
 when the *thread* that forked a child exits, so workers started from a short-lived
 thread (``asyncio.to_thread``, a widget handler) would die with it. This thread
-lives exactly as long as the session.
+lives exactly as long as the session (the fork server has a thread of its own).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 from rmlab.errors import ExecutorError, NodeCrashed, NodeError
 from rmlab.runtime.executor import Ended, Event, NodeFailed, NodeRestarted
+from rmlab.runtime.shm._launch import Forked, start_worker
 from rmlab.runtime.shm.channels import drain, ring
 
 __all__ = ["Supervisor", "WorkerProcess"]
@@ -44,7 +52,7 @@ class WorkerProcess:
         self.node_id = node_id
         self.spec = spec
         self.fds = fds
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | Forked | None = None
         self.pidfd = -1
         self.ready = threading.Event()
         self.failure: NodeError | None = None
@@ -57,22 +65,14 @@ class WorkerProcess:
         self.ready.clear()
         self.failure = None
         sid = self.spec["session"]["sid"]
-        self.proc = subprocess.Popen(
-            # the extra arguments are for people: `ps` and `top` show which node this is
-            [sys.executable, "-m", "rmlab.runtime.shm.worker",
-             f"--session={sid}", f"--node={self.node_id}"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=self.fds,
-            start_new_session=True,  # Ctrl-C in a terminal reaches the session, not its workers
-            env=env,
-        )  # fmt: skip
+        # the extra arguments are for people: `ps` and `top` show which node this is
+        argv = [sys.executable, "-m", "rmlab.runtime.shm.worker",
+                f"--session={sid}", f"--node={self.node_id}"]  # fmt: skip
+        self.proc, self.pidfd = start_worker(argv, self.fds, env)
         assert self.proc.stdin is not None
         blob = pickle.dumps(self.spec, protocol=pickle.HIGHEST_PROTOCOL)
         self.proc.stdin.write(len(blob).to_bytes(8, "little") + blob)
         self.proc.stdin.flush()
-        self.pidfd = os.pidfd_open(self.proc.pid)
 
     @property
     def pid(self) -> int | None:
