@@ -21,6 +21,7 @@ __all__ = [
     "NODE_H",
     "NODE_W",
     "auto_id",
+    "free_spot",
     "graph_state",
     "group_of",
     "layout",
@@ -32,7 +33,9 @@ __all__ = [
 
 # Notebook-defined nodes first: they are what the person is working on.
 GROUP_ORDER = ("notebook", "core", "audio", "analysis", "vad", "compat")
-NODE_W, NODE_H = 170, 50  # a node's box in the canvas, in CSS pixels (the page reads these)
+# A node's box in the canvas, in CSS pixels at zoom 1 (the page reads these): three
+# lines (id, type and params, live figures) at sizes readable on a projector.
+NODE_W, NODE_H = 170, 64
 _GRID_X, _GRID_Y, _MARGIN = 220, 90, 20
 
 
@@ -139,6 +142,30 @@ def place(boxes: Iterable[tuple[float, float]], column: int | None = None) -> tu
             if not _overlaps(x, y, boxes):
                 return x, y
     return _MARGIN, _MARGIN + 1000 * _GRID_Y  # 1000 full rows: stack below, never fail
+
+
+def free_spot(boxes: Iterable[tuple[float, float]], x: float, y: float) -> tuple[int, int]:
+    """The free top-left corner nearest ``(x, y)``: where a node dropped there goes.
+
+    ``(x, y)`` itself when no box is in the way; otherwise the nearest point of a
+    20 px lattice around it, ring by ring, that overlaps none of ``boxes`` (with a
+    10 px gap) and stays on the canvas (x, y >= 0). So a node is never dropped on
+    top of another, and lands as close as it can to where the person let go.
+    """
+    boxes = list(boxes)
+    x, y = max(0, round(x)), max(0, round(y))
+    step = 20
+    for r in range(1000):
+        ring = [
+            (x + i * step, y + j * step)
+            for i in range(-r, r + 1)
+            for j in range(-r, r + 1)
+            if max(abs(i), abs(j)) == r
+        ]
+        free = [(a, b) for a, b in ring if a >= 0 and b >= 0 and not _overlaps(a, b, boxes)]
+        if free:
+            return min(free, key=lambda p: (p[0] - x) ** 2 + (p[1] - y) ** 2)
+    return x, max([y, *(by + NODE_H + 10 for _, by in boxes)])  # never reached in practice
 
 
 def layout(manifest: Manifest) -> dict[str, tuple[float, float]]:

@@ -24,7 +24,9 @@ target does not accept). Problems the manifest already had (one passed in from
 Python) are shown on their node or edge, never silently dropped.
 
 The page's messages and the synced traits are documented in
-``rmlab.lab._builder_canvas``, which also dispatches the messages.
+``rmlab.lab._builder_canvas``, which also dispatches the messages. Every applied
+edit is one step of ``undo``/``redo`` (Ctrl-Z, Ctrl-Shift-Z in the canvas), kept here
+as manifest snapshots (``rmlab.lab._builder_history``).
 
 Threads: with JupyterLab 4.6 comm handlers run on a kernel subshell thread,
 concurrently with cells, so every edit holds one lock from its check to its sync.
@@ -53,6 +55,7 @@ from rmlab import Manifest, ManifestError, NodeSpec
 from rmlab.lab import _builder_state as state
 from rmlab.lab._builder_canvas import GraphCanvas, Malformed, dispatch
 from rmlab.lab._builder_form import ParamForm, param_key, param_value
+from rmlab.lab._builder_history import History, merge_key, snapshot
 from rmlab.nodes import Node, lookup, plain
 
 __all__ = ["Builder", "Change", "GraphCanvas"]
@@ -68,7 +71,7 @@ class Change:
 
     ``kind`` is ``add``, ``remove``, ``connect``, ``disconnect``, ``move``,
     ``rename`` (``value`` is the new id), ``set_param`` (``param`` and ``value``),
-    ``load`` or ``refresh`` (the manifest may have changed anywhere).
+    ``load``, ``undo``, ``redo`` or ``refresh`` (the manifest may have changed anywhere).
     """
 
     kind: str
@@ -107,6 +110,7 @@ class Builder(widgets.VBox):
         """Called with a ``Change`` after every applied edit (a Console pushes live params)."""
         self._lock = threading.RLock()
         self._rev = 0
+        self._history = History()
         self.canvas = GraphCanvas(layout=widgets.Layout(width="100%"))
         self._form = ParamForm(self._form_param, self._form_rename)
         self._json = self._pre("rm-export-json")
@@ -362,6 +366,30 @@ class Builder(widgets.VBox):
 
         self._edit("load the manifest", apply)
 
+    def undo(self) -> bool:
+        """Undo the last edit made through the Builder (Ctrl-Z in the canvas).
+
+        Returns False when there is none. Edits made to ``builder.manifest`` directly
+        are not steps of their own: undo goes back to before the last Builder edit.
+        """
+        return self._travel(self._history.undo, "undo")
+
+    def redo(self) -> bool:
+        """Redo the last undone edit (Ctrl-Shift-Z or Ctrl-Y); False when there is none."""
+        return self._travel(self._history.redo, "redo")
+
+    def _travel(self, step: Callable[[Manifest], bool], kind: str) -> bool:
+        with self._lock:
+            if not step(self._manifest):
+                return False
+            if self.canvas.selected not in {n.id for n in self._manifest.nodes}:
+                self.canvas.selected = ""
+            self._show_form()  # the restored values
+            self._show("")
+            self._sync()
+        self._notify(Change(kind))
+        return True
+
     # -- files next to the notebook ------------------------------------------------------
 
     def default_file_name(self) -> str:
@@ -516,8 +544,10 @@ class Builder(widgets.VBox):
         """Run one edit under the lock; show why a refused one was refused; then, either
         way, ``settle`` (put the form right) and sync the page; then call ``on_change``."""
         with self._lock:
+            before = snapshot(self._manifest)
             try:
                 change = apply()
+                self._history.record(before, self._manifest, merge_key(change))
             except ManifestError as exc:
                 reasons = "; ".join(msg for _, msg in exc.problems)
                 self._show(f"Cannot {what}: {reasons}")
@@ -549,6 +579,7 @@ class Builder(widgets.VBox):
         """Send the whole graph and the exports to the page."""
         self._rev += 1
         self.canvas.graph = state.graph_state(self._manifest, self._rev)
+        self.canvas.history = {"undo": self._history.can_undo, "redo": self._history.can_redo}
         self._json.value = f"<pre>{html.escape(self._manifest.dumps())}</pre>"
         self._code.value = f"<pre>{html.escape(self._manifest.to_code())}</pre>"
 

@@ -457,6 +457,9 @@ class Console(ShownWithBokeh, widgets.VBox):
                 source.error = None
                 self._report(error)
             self._render()
+        run = self._run
+        if self.builder is not None:  # the graph's live marks (the canvas sends 4/s at most)
+            self.builder.canvas.show_live(run.session if run else None, self._log.errors)
 
     # -- showing things ---------------------------------------------------------------------
 

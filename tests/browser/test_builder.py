@@ -26,7 +26,7 @@ builder = Builder()
 builder
 """
 
-W, H = 170, 50  # a node's box on the canvas (rmlab.lab._builder_state.NODE_W, NODE_H)
+W, H = 170, 64  # a node's box on the canvas (rmlab.lab._builder_state.NODE_W, NODE_H)
 
 
 def center(page: Any, selector: str) -> tuple[float, float]:
