@@ -12,9 +12,11 @@ each worker is spawned as ``python -m rmlab.runtime.shm.worker`` as before.
 The fork server is started on its own daemon thread, which then reads its messages
 for as long as it lives: ``PR_SET_PDEATHSIG`` kills the server when the thread that
 started it ends, so that thread must live exactly as long as the server (it ends
-when the process does). A server that dies is replaced on the next request; one
-that never becomes ready is not tried again in this process (a ``RuntimeWarning``
-says why).
+when the process does). Every worker the server forked dies with it: each session
+reports ``NodeCrashed`` and applies its restart policy, and the next request starts
+a new server. One that never becomes ready is not tried again in this process (a
+``RuntimeWarning`` says why). The server keeps the rmlab code it imported: after
+editing rmlab itself in a running kernel, restart the kernel or spawn.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ __all__ = ["SPAWN_ENV", "ForkServer", "Forked", "start_worker", "warm_up"]
 
 SPAWN_ENV = "RMLAB_SHM_SPAWN"
 """Set to 1 to spawn every worker as a fresh interpreter (no fork server)."""
-START_TIMEOUT = 60.0
+START_TIMEOUT = 30.0
 """How long a request waits for a new fork server's imports (a loaded machine is slow)."""
 REPLY_TIMEOUT = 10.0
 SERVER_COMMAND = [sys.executable, "-m", "rmlab.runtime.shm._forkserver"]
