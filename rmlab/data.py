@@ -342,6 +342,16 @@ def read_only(frame: RuntimeData) -> RuntimeData:
     return _with_array(frame, name, view)
 
 
+def blank_like(frame: RuntimeData) -> RuntimeData:
+    """``frame`` with a new, uninitialised, writable array of the same dtype, shape and
+    layout: the ``out`` a node that computes into its output is given (see ``Node``).
+    A variant without an array is returned as it is."""
+    name = frame.ARRAY_FIELD
+    if name is None:
+        return frame
+    return _with_array(frame, name, np.empty_like(getattr(frame, name), order="K"))
+
+
 def writable_copy(frame: RuntimeData) -> RuntimeData:
     """``frame`` with a private, writable copy of its array (same dtype, shape and layout).
 

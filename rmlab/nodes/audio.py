@@ -44,9 +44,12 @@ class Gain(Node):
     stateless = True
     gain_db: float = Param(0.0, min=-60.0, max=24.0, doc="gain in decibels")
 
-    def process(self, frame: Audio) -> Audio:
+    def process(self, frame: Audio, out: Audio | None = None) -> Audio:
         factor = np.float32(10.0 ** (self.gain_db / 20.0))
-        return audio_like(frame, frame.samples * factor)
+        if out is None:  # called by hand
+            return audio_like(frame, frame.samples * factor)
+        np.multiply(frame.samples, factor, out=out.samples)  # on shm: into the output
+        return out
 
 
 class Mix(StreamingNode):

@@ -43,6 +43,7 @@ from rmlab.data import (
     Text,
     Video,
     as_data,
+    blank_like,
     read_only,
     writable_copy,
 )
@@ -215,6 +216,15 @@ class Node:
     the session directly. Without that parameter ``process(frame)`` is called as
     it is. Give ``source`` a default so that calling ``process`` by hand still works.
 
+    Computing straight into the output: a ``process`` with a parameter named ``out``
+    (``def process(self, frame, out=None)``) is given a frame like its input (the
+    same variant and fields) whose array is writable, of the same dtype and shape,
+    and uninitialised. Write the result into it (``np.multiply(frame.samples, g,
+    out=out.samples)``) and return ``out`` itself: on ``"shm"`` its array *is* the
+    output's shared memory, so the frame leaves without being copied. Returning
+    anything else is allowed and costs the usual copy; do not keep ``out`` after
+    returning it. ``out`` is None when the input variant holds no array.
+
     Every other name defined here (``params``, ``schema``, ``doc``,
     ``param_problems``, ``param_name``, ``node_id``, ...) belongs to the SDK: a
     subclass attribute or ``Param`` with one of those names is an error, raised
@@ -229,6 +239,7 @@ class Node:
     params: ClassVar[dict[str, Param]] = {}
     _aliases: ClassVar[dict[str, str]] = {}
     _takes_source: ClassVar[bool] = False
+    _takes_out: ClassVar[bool] = False
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -254,7 +265,8 @@ class Node:
                 params[name] = value
         cls.params = params
         cls._aliases = {a: p.name for p in params.values() for a in p.aliases}
-        cls._takes_source = _takes_source(cls)
+        cls._takes_source = _takes_keyword(cls, "source", "source: str | None = None")
+        cls._takes_out = _takes_keyword(cls, "out", "out: RuntimeData | None = None")
         cls.accepts = frozenset(cls.accepts)
         if cls.produces is not None:
             cls.produces = frozenset(cls.produces)
@@ -494,31 +506,36 @@ def _defining_globals(cls: type) -> dict[str, Any]:
     return vars(module) if module is not None else {}
 
 
-def _takes_source(cls: type[Node]) -> bool:
-    """Whether ``cls.process`` wants to be told the frame's source (a ``source`` parameter)."""
+def _takes_keyword(cls: type[Node], name: str, how: str) -> bool:
+    """Whether ``cls.process`` has the parameter ``name`` (``source``, ``out``), passed
+    by keyword."""
     try:
         sig = inspect.signature(cls.process)
     except (TypeError, ValueError):  # no signature (implemented in C): it cannot name one
         return False
-    p = sig.parameters.get("source")
+    p = sig.parameters.get(name)
     if p is None:
         return False
     if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
         raise RmlabError(
-            f"{cls.__name__}.process: 'source' is passed by keyword, but here it is "
-            f"{p.kind.description}; declare it as `source: str | None = None`"
+            f"{cls.__name__}.process: {name!r} is passed by keyword, but here it is "
+            f"{p.kind.description}; declare it as `{how}`"
         )
     return True
 
 
-def run_process(node: Node, frame: RuntimeData, source: str | None) -> list[RuntimeData]:
+def run_process(
+    node: Node, frame: RuntimeData, source: str | None, out: RuntimeData | None = None
+) -> list[RuntimeData]:
     """Run ``node.process`` on one frame, as every executor does; returns its outputs.
 
     The frame's array is handed over read-only (a private writable copy when the
     node's class says ``inplace = True``); ``source``, the id of the predecessor
     that emitted the frame (``None``: pushed into the session), is passed only to a
-    ``process`` that has a ``source`` parameter. Exceptions from ``process``
-    propagate unchanged: the executor says which node failed and how.
+    ``process`` that has a ``source`` parameter, and ``out`` only to one that has an
+    ``out`` parameter (an executor may give one backed by its output memory; else a
+    new blank one is made here). Exceptions from ``process`` propagate unchanged:
+    the executor says which node failed and how.
     """
     # The hot path: the per-class facts were worked out once, in __init_subclass__, and
     # the usual case (an array that is already read-only, as on shm) costs one flag test.
@@ -529,9 +546,20 @@ def run_process(node: Node, frame: RuntimeData, source: str | None) -> list[Runt
         name = frame.ARRAY_FIELD
         if name is not None and getattr(frame, name).flags.writeable:
             frame = read_only(frame)
+    if cls._takes_out:
+        kw: dict[str, Any] = {"out": _out_for(frame, out)}
+        if cls._takes_source:
+            kw["source"] = source
+        return outputs(node.process(frame, **kw))  # type: ignore[call-arg]
     if cls._takes_source:
         return outputs(node.process(frame, source=source))  # type: ignore[call-arg]
     return outputs(node.process(frame))
+
+
+def _out_for(frame: RuntimeData, out: RuntimeData | None) -> RuntimeData | None:
+    if frame.ARRAY_FIELD is None:
+        return None
+    return out if out is not None else blank_like(frame)
 
 
 def run_flush(node: Node) -> list[RuntimeData]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from rmlab import Json, Node, Param, RuntimeData
+import numpy as np
+
+from rmlab import Json, Node, Numpy, Param, RuntimeData
 
 
 class CRepeat(Node):
@@ -127,3 +129,21 @@ class CCounter(Node):
     def process(self, frame: RuntimeData) -> Json:
         self.next += 1
         return Json(self.next - 1)
+
+
+class COut(Node):
+    """Compute ``2 * input`` straight into ``out``; ``mode`` "report" emits what ``out``
+    was instead, "new" returns a new frame (not ``out``)."""
+
+    mode: str = Param("out", choices=("out", "report", "new"))
+
+    def process(self, frame: RuntimeData, out: RuntimeData | None = None) -> RuntimeData:
+        if out is None:
+            return Json(None)
+        a = out.array  # type: ignore[attr-defined]
+        if self.mode == "report":
+            same = a.shape == frame.array.shape and a.dtype == frame.array.dtype  # type: ignore[attr-defined]
+            return Json({"writeable": bool(a.flags.writeable), "like_input": bool(same),
+                         "type": type(out).__name__})  # fmt: skip
+        np.multiply(frame.array, 2, out=a)  # type: ignore[attr-defined]
+        return out if self.mode == "out" else Numpy(a.copy())

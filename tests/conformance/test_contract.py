@@ -151,3 +151,21 @@ def test_a_session_runs_on_its_own_snapshot_of_the_manifest(executor: str) -> No
         assert s.manifest.node("t").params == {"tag": "after"}
         assert [n.id for n in s.manifest.nodes] == ["t"]
     assert m.node("t").params == {"tag": "edited"}  # set_params left the caller's alone
+
+
+@pytest.mark.parametrize("mode", ["out", "new"])
+def test_a_node_computes_into_out(executor: str, mode: str) -> None:
+    m = Manifest().add("src", "PassThrough").add("o", "COut", mode=mode).connect("src", "o")
+    with open_session(m, executor, backpressure="block") as s:
+        for i in range(12):
+            s.push(np.full((4, 3), i, np.float32))
+        got = [s.pull(timeout=10).data.array.copy() for _ in range(12)]
+        s.push(Json(1))  # a variant without an array: out is None
+        assert s.pull(timeout=10).data.value is None
+    for i, a in enumerate(got):
+        assert a.shape == (4, 3) and a.dtype == np.float32 and np.all(a == 2 * i)
+    m = Manifest().add("o", "COut", mode="report")
+    with open_session(m, executor) as s:
+        s.push(Numpy(np.zeros((2, 5), np.int16)))
+        desc = s.pull(timeout=10).data.value
+    assert desc == {"writeable": True, "like_input": True, "type": "Numpy"}

@@ -121,3 +121,11 @@ class SAddPid(Node):
     def process(self, frame: RuntimeData) -> Json:
         v = frame.value if isinstance(frame, Json) else None
         return Json([*(v if isinstance(v, list) else []), os.getpid()])
+
+
+class SOutBase(Node):
+    """Emit what backs the ``out`` this node is given (a ctypes array: shared memory)."""
+
+    def process(self, frame: RuntimeData, out: RuntimeData | None = None) -> Json:
+        base = out.array.base if out is not None else None  # type: ignore[attr-defined]
+        return Json(type(base).__name__)

@@ -142,16 +142,3 @@ def test_bad_co_location_is_refused_clearly() -> None:
     m.node("n1").restart = {"policy": "on-failure", "max_restarts": 2}
     with pytest.raises(ManifestError, match="different restart policies"):
         Plan.of(Graph.compile(m), "sid", 4)
-
-
-def test_stats_report_the_shared_memory_in_use() -> None:
-    m = chain("PassThrough", "PassThrough")
-    with open_session(m, "shm", backpressure="block") as s:
-        small = s.stats().shm_bytes
-        s.push(np.zeros(4 << 20, np.uint8))  # 4 MiB through both channels
-        s.pull(timeout=10)
-        big = s.stats().shm_bytes
-    assert 0 < small < big
-    assert big - small >= 8 << 20  # at least the two channels' copies of the frame
-    with open_session(m, "local") as s:
-        assert s.stats().shm_bytes == 0

@@ -407,6 +407,14 @@ class Outlet:
         ctypes.memmove(sample.payload_ptr, raw, n)
         self._publish(sample, src, 0, 0, hop, KIND_DATA, ALL_SOURCES)
 
+    def loan(self, n: int) -> Any:
+        """A loan of ``n`` bytes for a frame written in place (then ``send_loan``)."""
+        return self._loan_for(n, False)
+
+    def send_loan(self, sample: Any, src: TraceHeader, hop: tuple[int, int, int]) -> None:
+        """Publish a loan whose payload is already a whole encoded frame."""
+        self._publish(sample, src, 0, 0, hop, KIND_DATA, ALL_SOURCES)
+
     def _loan_for(self, n: int, session_consumer: bool) -> Any:
         if n > self.max_frame:
             raise ExecutorError(

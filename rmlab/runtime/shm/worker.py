@@ -26,7 +26,10 @@ import time
 import traceback
 from typing import Any
 
+import numpy as np
+
 from rmlab.data import EndOfInput
+from rmlab.data import _with_array as with_array
 from rmlab.errors import RmlabError
 from rmlab.nodes.base import run_flush, run_process, run_update
 from rmlab.runtime.shm.channels import ALL_SOURCES, KIND_ERROR, drain
@@ -101,6 +104,7 @@ class Worker:
         self.stage = "setup()"
         self.node.setup()
         self._set_up = True
+        self._out_in_loan = type(self.node)._takes_out
 
     def _open_channels(self, sess: dict[str, Any], fds: dict[str, Any]) -> None:
         """The board, this node's outlet and an inlet per input (the plan says which)."""
@@ -168,10 +172,17 @@ class Worker:
             self._error(f"{self.node.node_type} does not accept {type(data).__name__} "
                         f"(accepts {took})", "")  # fmt: skip
             return
+        loan = out = None
+        if self._out_in_loan and raw is not None and not self.local:
+            try:
+                loan, out = self._loan_like(data, raw, nbytes)
+            except RmlabError as exc:
+                self._error(str(exc), "")
+                return
         self.on_call()
         t0 = time.monotonic_ns()
         try:
-            outs = run_process(self.node, data, source)
+            outs = run_process(self.node, data, source, out)
         except Exception as exc:
             self._error(f"{type(exc).__name__} in process(): {exc}", traceback.format_exc())
             return
@@ -179,11 +190,40 @@ class Worker:
         self.calls += 1
         self.board.record_call(self.index, self.calls, t0, t1)  # before any output leaves
         hop = (self.index, t0, t1)
+        if loan is not None:
+            if len(outs) == 1 and outs[0] is out:  # computed into the loan: send it as it is
+                try:
+                    self.outlet.send_loan(loan, h, hop)
+                except RmlabError as exc:
+                    self._error(str(exc), "")
+                return
+            del loan, out  # returned something else: the loan goes back unsent
         if raw is not None and len(outs) == 1 and outs[0] is data:
             self._forward(data, h, hop, raw, nbytes)
             return
-        for out in outs:
-            self._send(out, src=h, hop=hop)
+        for o in outs:
+            self._send(o, src=h, hop=hop)
+
+    def _loan_like(self, data: Any, raw: Any, nbytes: int) -> tuple[Any, Any]:
+        """A loan laid out like the input frame's ``nbytes`` wire bytes ``raw`` (header,
+        metadata, array, all but the array's bytes copied), and the ``out`` frame whose
+        writable array is the loan's array; (None, None) when the input has no array."""
+        name = data.ARRAY_FIELD
+        if name is None or not isinstance(raw, ctypes.Array):
+            return None, None
+        arr = getattr(data, name)
+        base = ctypes.addressof(raw)
+        at = arr.__array_interface__["data"][0] - base
+        end = at + arr.nbytes
+        if at < 0 or end > nbytes:
+            return None, None  # not a view of this frame's bytes (cannot happen on shm)
+        loan = self.outlet.loan(nbytes)
+        ptr = loan.payload_ptr
+        ctypes.memmove(ptr, base, at)  # the output's header and metadata are the input's
+        ctypes.memmove(ptr + end, base + end, nbytes - end)
+        buf = (ctypes.c_uint8 * nbytes).from_address(ptr)
+        view = np.ndarray(arr.shape, arr.dtype, buffer=buf, offset=at, strides=arr.strides)
+        return loan, with_array(data, name, view)
 
     def _forward(self, data: Any, h: Any, hop: tuple[int, int, int], raw: Any,
                  nbytes: int) -> None:  # fmt: skip
@@ -200,6 +240,7 @@ class Worker:
             for w in self.local:
                 w.take(self.index, self.node_id, data, h, raw, nbytes)
 
+    _out_in_loan = False  # the node computes into an ``out`` (set once it exists)
     on_call: Any = staticmethod(lambda: None)
     """Called before each ``process``/``flush`` (a Process notes which node runs)."""
 
