@@ -231,7 +231,7 @@ class GraphView {
   request(content, spot) {
     // `spot`: where, in graph coordinates, a refusal is shown (null: the canvas's corner)
     this.ask += 1;
-    this.asks.set(this.ask, { kind: content.type, spot: spot || null });
+    this.asks.set(this.ask, { kind: content.type, spot: spot || null, at: performance.now() });
     this.model.send({ ...content, ask: this.ask });
   }
 
@@ -311,8 +311,11 @@ class GraphView {
     const shape = JSON.stringify([...this.nodes.values()].map((n) => [n.id, n.x, n.y]));
     const changed = shape !== this.shape;
     this.shape = shape;
-    // a graph nobody here asked for (a load, a cell): show all of it
-    if (!this.fitted || (changed && !this.asks.size && !this.allInView())) this.fit();
+    // a graph nobody here asked for (a load, a cell): show all of it. (An ask is
+    // answered within moments; one a dead kernel never answered stops counting.)
+    const now = performance.now();
+    const asked = [...this.asks.values()].some((a) => now - a.at < 5000);
+    if (!this.fitted || (changed && !asked && !this.allInView())) this.fit();
   }
 
   drawNode(n, color) {

@@ -113,8 +113,10 @@ class GraphCanvas(Widget):
             message = "; ".join(msg for _, msg in refusal.problems)
             if content.get("type") == "connect" and content.get("from") == content.get("to"):
                 message = "a node cannot take its own output: connect it to another node"
-        elif refusal is not None:
+        elif isinstance(refusal, Malformed):
             message = str(refusal)
+        elif refusal is not None:  # a bug: said here too, and raised to the error line
+            message = f"{type(refusal).__name__}: {refusal}"
         ask = content.get("ask")
         self.answer = {
             "ask": ask if isinstance(ask, int) and not isinstance(ask, bool) else None,
@@ -155,7 +157,7 @@ def dispatch(builder: Builder, content: Any) -> None:
         if kind not in REQUESTS:
             raise Malformed(f"unknown message type {kind!r}")
         _apply(builder, kind, content)
-    except (ManifestError, Malformed) as exc:
+    except Exception as exc:
         builder.canvas.reply(content, exc)
         raise
     builder.canvas.reply(content)
