@@ -13,9 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from tests.browser._voila import voila_page
 from tests.browser.conftest import Lab
 
 pytestmark = pytest.mark.browser
@@ -37,18 +37,7 @@ Lab(manifest, source="tone", executor="shm")
 
 
 def test_lab_renders_and_runs_in_voila(lab: Lab) -> None:
-    server = lab.server
-    path = f"voila-{uuid.uuid4().hex[:8]}.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(APP)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(nb, server.root / path)
-    context = lab.browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(60_000)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server.url}/voila/render/{path}?token={server.token}")
+    with voila_page(lab, APP, 1280, 1000) as (page, errors):
         page.locator(".rm-lab .rm-builder").wait_for()
         page.locator(".rm-lab .rm-plot-latency canvas").first.wait_for()  # BokehJS is there
         assert page.locator(".rm-builder svg").count() >= 1  # the graph canvas drew
@@ -64,8 +53,6 @@ def test_lab_renders_and_runs_in_voila(lab: Lab) -> None:
         page.locator(".rm-stop:not([disabled])").click()
         page.locator('.rm-status [data-state="stopped"]').wait_for()
         assert not errors, errors
-    finally:
-        context.close()  # then the lab fixture deletes the Voila kernel
 
 
 def test_the_class_notebook_is_a_live_voila_app(lab: Lab) -> None:

@@ -20,7 +20,7 @@ import rmlab
 from rmlab import Manifest, Node, Param
 from rmlab.audio import FileSink, ToneSource, read_wav, write_wav
 from rmlab.errors import DeviceError, ManifestError, NodeError
-from rmlab.lab import Builder, Console, Lab, _sources
+from rmlab.lab import Builder, Console, _sources
 
 pytestmark = pytest.mark.unit
 
@@ -356,19 +356,6 @@ def test_rendering_errors_are_warned_then_raised(
     monkeypatch.setattr("rmlab.lab._bokeh.ensure_bokehjs", broken)
     with pytest.warns(UserWarning, match="Console failed to render"), pytest.raises(RuntimeError):
         c._repr_mimebundle_()
-
-
-def test_lab_puts_the_builder_and_the_console_together() -> None:
-    lab = Lab(chain(), executor="local")
-    try:
-        assert lab.children == (lab.builder, lab.console)
-        assert "rm-lab" in lab._dom_classes and lab.manifest is lab.builder.manifest
-        lab.start()
-        wait_for(lambda: lab.console.status["outputs"] > 3)
-        lab.stop()
-        assert not lab.console.running
-    finally:
-        lab.close()
 
 
 def test_the_public_surface() -> None:
