@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         execute_pipeline,
         execute_pipeline_with_input,
         open_session,
+        warm_up,
     )
     from rmlab.runtime.trace import Hop, LatencyStats, Stats, Trace
 
@@ -71,7 +72,7 @@ _LAZY = {
     **dict.fromkeys(("Node", "Param", "node"), "rmlab.nodes"),
     **dict.fromkeys(
         ("Output", "Session", "execute", "execute_pipeline", "execute_pipeline_with_input",
-         "open_session"),
+         "open_session", "warm_up"),
         "rmlab.runtime",
     ),
     **dict.fromkeys(("Hop", "LatencyStats", "Stats", "Trace"), "rmlab.runtime.trace"),
@@ -137,4 +138,5 @@ __all__ = [
     "execute_pipeline_with_input",
     "node",
     "open_session",
+    "warm_up",
 ]

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from rmlab import Manifest, Output, Session, SessionClosed
+from rmlab import Manifest, Output, Session, SessionClosed, warm_up
 from rmlab._graph import topo_order
 from rmlab.events import Event, HopDone, Watcher
 from rmlab.lab import _sources
@@ -137,6 +137,8 @@ class Console(ShownWithBokeh, widgets.VBox):
         self.plots = [p for p in (self.latency, self.scope, self.spectrum) if p is not None]
         self.dispatcher = Dispatcher(self.plots, rate, on_tick=self._on_tick)
         self._build_widgets(kind, path, executor, output)
+        warm_up(self.executor_picker.value)  # the first Start then starts as fast as the next
+        self.executor_picker.observe(lambda c: warm_up(c["new"]), "value")
         self._refresh_outputs(output)
         self._show_source(kind)
         self._render()

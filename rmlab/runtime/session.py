@@ -59,7 +59,7 @@ from rmlab.runtime.graph import Graph
 from rmlab.runtime.trace import Stats, Trace
 from rmlab.runtime.watchers import StatsWatcher, Watch, Watcher
 
-__all__ = ["Backpressure", "Output", "Session", "open_session"]
+__all__ = ["Backpressure", "Output", "Session", "open_session", "warm_up"]
 
 _END = object()
 _BACKPRESSURE = ("drop-oldest", "block")
@@ -735,3 +735,18 @@ def open_session(
     except BaseException:
         cancel.close()
         raise
+
+
+def warm_up(executor: str = "shm") -> None:
+    """Get ``executor`` ready, so that the next ``open_session`` on it starts fast.
+
+    On ``"shm"`` it starts, in the background, the pre-imported process that forks
+    worker processes: without it, the first session of a Python process waits
+    about half a second for that process's imports. Returns at once; calling it
+    again does nothing. Other executors need nothing. An unknown name raises
+    ``ExecutorError``, as ``open_session`` does. The lab's Console calls it when it
+    is created, so the first Start is as quick as the ones after it.
+    """
+    prepare = getattr(executor_class(executor), "warm_up", None)  # optional for executors
+    if prepare is not None:
+        prepare()

@@ -172,3 +172,17 @@ def _rmlab_processes(pids: set[int]) -> list[str]:
             if comm.startswith("rmlab:") and _alive(pid):
                 left.append(f"{pid} {comm}")
     return left
+
+
+def test_warm_up_starts_the_fork_server_ahead_of_the_first_session() -> None:
+    import rmlab
+    from rmlab import ExecutorError
+
+    rmlab.warm_up("shm")  # returns at once; the server imports in the background
+    server = _launch._fork_server()
+    assert server is not None and server.wait_ready(30)
+    rmlab.warm_up("shm")
+    assert _launch._fork_server() is server  # once is enough
+    rmlab.warm_up("local")  # nothing to prepare
+    with pytest.raises(ExecutorError, match="unknown executor 'nope'"):
+        rmlab.warm_up("nope")

@@ -19,7 +19,7 @@ EXPECTED = {
     "Numpy", "Param", "RmlabError", "RuntimeData", "SessionClosed", "SessionError", "Text",
     "Timeout", "Video", "WireError", "__version__", "as_data", "node",
     "Output", "Session", "execute", "execute_pipeline", "execute_pipeline_with_input",
-    "open_session",
+    "open_session", "warm_up",
     "Hop", "LatencyStats", "Stats", "Trace",
 }  # fmt: skip
 

@@ -435,6 +435,13 @@ class ShmExecutor:
         if crashed is not None:
             raise SessionError(f"the session cannot continue: {crashed}")
 
+    @staticmethod
+    def warm_up() -> None:
+        """Start the fork server now (``rmlab.warm_up``), without waiting for it."""
+        from rmlab.runtime.shm._launch import warm_up
+
+        warm_up()
+
     def shared_memory(self) -> int:
         """Bytes of /dev/shm this session occupies, counted by the pages in use (iceoryx2
         reserves sparse files far larger than what frames ever touch).
