@@ -129,6 +129,10 @@ class Lab(ShownWithBokeh, widgets.VBox):
         self.arrangement_picker.value = _checked(value)
 
     @property
+    def needs_bokehjs(self) -> bool:  # type: ignore[override]
+        return self.console.needs_bokehjs  # (none without plots: Lab(plots=False))
+
+    @property
     def manifest(self) -> Any:
         """The pipeline being built (the one Start runs)."""
         return self.builder.manifest

@@ -77,3 +77,12 @@ def test_the_exports_button_shows_and_hides_them() -> None:
         assert "rm-lab-io-open" not in lab._dom_classes
     finally:
         lab.close()
+
+
+def test_a_lab_without_plots_needs_no_bokehjs() -> None:
+    with_plots, without = Lab(chain()), Lab(chain(), plots=False)
+    try:
+        assert with_plots.needs_bokehjs and not without.needs_bokehjs
+    finally:
+        with_plots.close()
+        without.close()
