@@ -252,8 +252,9 @@ class Console(ShownWithBokeh, widgets.VBox):
         with self._lock:
             if self._run is None:
                 return
-            self._note, self._error = "", None  # both were about the run Stop ends
             self._teardown()
+            # about the run Stop ended (frames in flight may have failed while it stopped)
+            self._note, self._error = "", None
             self._state = "stopped"
             self._render()
 
