@@ -14,13 +14,18 @@ lab); these fixtures give it pytest's scopes, temporary directories and skips.
   a ``Notebook``: ``run_all()``, ``execute(code)``, ``evaluate(expr)``,
   ``wait_for(expr, value)``, ``page``, ``console``) and
   shuts their kernels down afterwards.
+- ``artifacts`` (per test): the folder screenshots go to, ``$RMLAB_TEST_ARTIFACTS``
+  (default: the test's tmp_path), so a person can look at what a test saw; never the
+  repository.
 
 Tests are skipped only when Chromium or Playwright is missing; CI installs both.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +81,11 @@ def lab(browser: Any, jupyter_server: JupyterServer) -> Iterator[Lab]:
         yield lab
     finally:
         lab.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots (see the module docstring)."""
+    folder = Path(os.environ.get("RMLAB_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

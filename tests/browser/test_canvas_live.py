@@ -14,7 +14,6 @@ Screenshots of each state go to ``$RMLAB_TEST_ARTIFACTS`` (default: pytest's tmp
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,6 @@ builder
 """
 
 NODES = ["gain", "lowpass", "highpass", "mix", "meter", "spectrum"]
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("RMLAB_TEST_ARTIFACTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def shot(page: Any, artifacts: Path, name: str) -> None:

@@ -12,7 +12,6 @@ Screenshots go to ``$RMLAB_TEST_ARTIFACTS`` (default: pytest's tmp_path).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +37,6 @@ m.add("out", "PassThrough").connect("gain", "flaky").connect("flaky", "out")
 lab = Lab(m, source="tone", executor="local", rate=5)  # (rate: a light page)
 lab
 """
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("RMLAB_TEST_ARTIFACTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ Screenshots go to ``$RMLAB_TEST_ARTIFACTS`` (default: pytest's tmp_path).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +62,6 @@ FITTED_JS = """() => {
   const grid = lab?.querySelector('.rm-lab-grid');
   return fit > 0 && Math.abs(grid.getBoundingClientRect().height - fit) < 1;
 }"""
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("RMLAB_TEST_ARTIFACTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def all_in_view(page: Any, width: int, height: int) -> dict[str, dict[str, float]]:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.browser._voila import voila_page
 from tests.browser.conftest import Lab
+from tests.browser.test_layout import every_screen_in_view
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +56,7 @@ def test_lab_renders_and_runs_in_voila(lab: Lab) -> None:
         assert not errors, errors
 
 
-def test_the_class_notebook_is_a_live_voila_app(lab: Lab) -> None:
+def test_the_class_notebook_is_a_live_voila_app(lab: Lab, artifacts: Path) -> None:
     """Notebook 06 as the README hands it to a class: every cell runs, the console is
     live at the end (not "Loading widget..."), its plots have axes before Start (no
     empty-range warnings from BokehJS), and Start runs it."""
@@ -75,6 +76,9 @@ def test_the_class_notebook_is_a_live_voila_app(lab: Lab) -> None:
         page.locator(".rm-console .rm-plot-latency canvas").first.wait_for()
         page.locator(".rm-console .rm-plot-spectrum canvas").first.wait_for()
         assert page.locator(".widget-slider").count() >= 2  # the filter's sliders
+        # the lesson's graph, the filter's sliders and the four plots: one projector screen
+        every_screen_in_view(page, artifacts, "class-voila")
+        page.set_viewport_size({"width": 1920, "height": 1080})
         assert page.get_by_text("Loading widget").count() == 0
         page.locator(".rm-start:not([disabled])").click()
         page.locator('.rm-status [data-state="running"]').wait_for()

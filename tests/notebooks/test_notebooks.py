@@ -37,7 +37,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LIVE = {
     "02-visual-builder": {"Builder"},
     "03-live-microphone": {"BrowserMic", "Console"},
-    "06-teaching-filters": {"Console"},
+    "06-teaching-filters": {"Lab"},
 }
 
 RAY = {"08-beyond-one-machine"}
@@ -74,6 +74,8 @@ def _rm_check():
         if w.comm is None:
             problems.append(f"{name} is closed: its output shows nothing")
             continue
+        if isinstance(w, Lab):
+            w = w.console  # a Lab's console must be live like one of its own
         if isinstance(w, Console):
             was_running = w.running
             if not was_running:
