@@ -5,30 +5,96 @@
 //   {type: "audio", rate, channels, t} + [interleaved float32 samples]
 //
 // already resampled to the page's rate (`sample_rate`, set here once the AudioContext
-// exists; `t` is the kernel's send time in UNIX-epoch ms, for the latency figure). An
-// AudioWorklet plays them through a jitter buffer: playback starts once `prefill_ms`
-// of audio is queued; when the queue runs dry the output is silent until it is
-// refilled, and an underrun is counted when audio arrives again (so a stream that
-// simply ends is not one); beyond `max_ms` the oldest audio is dropped. The counters
-// are mirrored to data attributes on the widget's root (data-frames, data-underruns,
-// data-buffered-ms, ...) and, a few times a second, to the `page` trait, so tests and
-// the kernel can read them.
+// exists; `t` is the kernel's send time in UNIX-epoch ms, for the latency figure).
+//
+// An AudioWorklet plays them through a jitter buffer whose depth follows the measured
+// arrival jitter. Each message's lateness is its arrival time on the audio clock minus
+// the stream position of its first sample; the jitter is the spread of that lateness
+// over the last 10 s (the latest arrival minus the earliest: a percentile would let
+// through the rare long stall, and each one is an audible gap). The target is the
+// audio queued right after an on-time message: the message itself, the jitter and a
+// margin, kept between `min_ms` and half of `max_ms`. It rises at once when the jitter
+// does, covers twice what was measured after an underrun, and falls back slowly
+// (halving its excess every 30 s) while arrival is steady. Playback holds the buffer
+// at the target without losing or repeating audio: when it holds too much it plays
+// 0.5% faster, too little 1% slower (a slip of one sample at a time, linearly
+// interpolated; at the target the samples are played exactly as sent). Playback
+// starts once `prefill_ms` (the first target) is queued; when the queue runs dry the
+// output is silent until it holds the target again, and an underrun is counted when
+// audio arrives again (so a stream that simply ends is not one; a gap longer than any
+// target starts a new stream, whose lateness is measured afresh). Beyond `max_ms` the
+// oldest audio is dropped.
+//
+// The counters are shown in the widget (underruns, target, jitter), mirrored to data
+// attributes on its root (data-frames, data-underruns, data-target-ms, ...) and, a
+// few times a second, to the `page` trait, so tests and the kernel can read them.
 //
 // Python prepends audio_common.js (el_, epochMs, userError, audioControls, loadWorklet,
 // renderView), so the widget ships as one self-contained module.
 
 const WORKLET = `
+const WINDOW_S = 10;  // how far back the jitter is measured
+const HALF_LIFE_S = 30;  // the target's excess over what the jitter needs halves this fast
+const UNDERRUN_RAISE = 2;  // after an underrun the target covers twice what was measured
+const FASTER = 0.005;  // playback speed-up while the buffer holds too much
+const SLOWER = 0.01;  // slow-down while it holds too little (underruns are worse than latency)
+
+// The extreme of the values pushed over the last \`span\` frames: a monotonic deque.
+class Sliding {
+  constructor(span, better) {
+    this.span = span;
+    this.better = better;
+    this.clear();
+  }
+  clear() {
+    this.t = [];
+    this.v = [];
+    this.head = 0;
+  }
+  push(t, v) {
+    while (this.v.length > this.head && !this.better(this.v[this.v.length - 1], v)) {
+      this.t.pop();
+      this.v.pop();
+    }
+    this.t.push(t);
+    this.v.push(v);
+    while (this.t[this.head] <= t - this.span) this.head++;
+    if (this.head > 512) {
+      this.t = this.t.slice(this.head);
+      this.v = this.v.slice(this.head);
+      this.head = 0;
+    }
+  }
+  get value() {
+    return this.v[this.head];
+  }
+}
+
 class RmPlayer extends AudioWorkletProcessor {
   constructor(options) {
     super();
     const o = options.processorOptions;
-    this.target = o.targetSamples;
-    this.max = o.maxSamples;
-    this.cap = 2 * o.maxSamples + 48000;  // room for a burst before trimming
+    const ms = (x) => Math.round((x * sampleRate) / 1000);
+    this.floor = ms(o.minMs);
+    this.ceiling = ms(o.maxMs / 2);
+    this.max = ms(o.maxMs);
+    this.margin = ms(o.marginMs);
+    this.target = ms(o.prefillMs);
+    this.cap = 2 * this.max + sampleRate;  // room for a burst before trimming
     this.left = new Float32Array(this.cap);
     this.right = new Float32Array(this.cap);
-    this.read = 0;
-    this.count = 0;
+    this.read = 0;  // ring index of the next sample to play
+    this.frac = 0;  // how far playback is between it and the next one (while slipping)
+    this.step = 1;  // samples consumed per sample played
+    this.settle = false;  // end the current slip, then play at speed 1
+    this.count = 0;  // samples queued
+    this.received = 0;  // stream position: samples received so far
+    this.consumed = 0;  // samples played or dropped so far
+    this.size = 0;  // samples in the latest message
+    this.latest = new Sliding(sampleRate * WINDOW_S, (a, b) => a > b);
+    this.earliest = new Sliding(sampleRate * WINDOW_S, (a, b) => a < b);
+    this.jitter = 0;
+    this.retargeted = currentFrame;
     this.playing = false;
     this.starved = false;
     this.underruns = 0;
@@ -39,48 +105,127 @@ class RmPlayer extends AudioWorkletProcessor {
   }
   push({ samples, channels }) {
     const n = samples.length / channels;
+    const lateness = currentFrame - this.received;
+    let raise = false;
+    if (this.starved) {
+      this.underruns++;
+      this.starved = false;
+      if (lateness - this.earliest.value > this.ceiling) {
+        this.latest.clear();  // no target could have covered it: a new stream
+        this.earliest.clear();
+      } else {
+        raise = true;
+      }
+    }
+    this.latest.push(currentFrame, lateness);
+    this.earliest.push(currentFrame, lateness);
+    this.jitter = this.latest.value - this.earliest.value;
+    this.size = n;
+    this.retarget(raise);
     const second = channels > 1 ? 1 : 0;
     for (let i = 0; i < n; i++) {
       const w = (this.read + this.count) % this.cap;
       this.left[w] = samples[i * channels];
       this.right[w] = samples[i * channels + second];
-      if (this.count < this.cap) this.count++;
-      else { this.read = (this.read + 1) % this.cap; this.dropped++; }
+      if (this.count === this.cap) this.skip(1);  // it took the oldest sample's place
+      this.count++;
     }
-    if (this.count > this.max) {  // too far behind: skip ahead to the target latency
-      const skip = this.count - this.target;
-      this.read = (this.read + skip) % this.cap;
-      this.count -= skip;
-      this.dropped += skip;
+    this.received += n;
+    if (this.count > this.max) this.skip(this.count - this.target);  // too far behind
+    if (!this.playing && this.count >= this.target) this.playing = true;
+  }
+  retarget(raise) {
+    const need = this.size + this.jitter + this.margin;
+    const elapsed = (currentFrame - this.retargeted) / sampleRate;
+    this.retargeted = currentFrame;
+    let target = Math.max(need, need + (this.target - need) * 2 ** (-elapsed / HALF_LIFE_S));
+    if (raise) target = Math.max(target, UNDERRUN_RAISE * need);
+    this.target = Math.round(Math.min(this.ceiling, Math.max(this.floor, target)));
+  }
+  skip(k) {
+    this.read = (this.read + k) % this.cap;
+    this.count -= k;
+    this.consumed += k;
+    this.dropped += k;
+    this.frac = 0;
+  }
+  steer() {
+    // How much later than needed the next sample plays: the delay an on-time message
+    // would find (playback position vs. the earliest lateness) minus the target.
+    const delay = currentFrame - this.consumed - this.frac - this.earliest.value;
+    const excess = delay - (this.target - this.size);
+    // slow down as soon as the margin is eaten into; speed up only for a clear excess
+    // (latency can wait, and every slip changes the sound a little); either lasts
+    // until the excess is nearly gone
+    const m = this.margin;
+    if (excess > 2 * m) {
+      this.step = 1 + FASTER;
+      this.settle = false;
+    } else if (excess < -m / 2) {
+      this.step = 1 - SLOWER;
+      this.settle = false;
+    } else if (this.step > 1 ? excess < m / 4 : excess > -m / 4) {
+      this.settle = this.step !== 1;  // finish the slip under way: no jump in the waveform
     }
-    if (this.starved) { this.underruns++; this.starved = false; }
-    if (this.count >= this.target) this.playing = true;
   }
   process(inputs, outputs) {
     const out = outputs[0];
-    const m = out[0].length;
+    const l = out[0];
+    const r = out[1];
+    const m = l.length;
     if (this.playing) {
-      const k = Math.min(m, this.count);
-      for (let i = 0; i < k; i++) {
-        out[0][i] = this.left[this.read];
-        if (out[1]) out[1][i] = this.right[this.read];
-        this.read = (this.read + 1) % this.cap;
+      this.steer();
+      const { left, right, cap } = this;
+      let i = 0;
+      for (; i < m && this.count > 0; i++) {
+        const a = this.read;
+        if (this.frac === 0 || this.count < 2) {
+          l[i] = left[a];
+          if (r) r[i] = right[a];
+        } else {
+          const b = (a + 1) % cap;
+          const f = this.frac;
+          l[i] = left[a] + (left[b] - left[a]) * f;
+          if (r) r[i] = right[a] + (right[b] - right[a]) * f;
+        }
+        let pos = this.frac + this.step;
+        while (pos >= 1 && this.count > 0) {
+          this.read = (this.read + 1) % cap;
+          this.count--;
+          this.consumed++;
+          this.played++;
+          pos -= 1;
+        }
+        this.frac = pos;
+        if (this.settle && pos < Math.abs(this.step - 1)) {
+          this.frac = 0;
+          this.step = 1;
+          this.settle = false;
+        }
       }
-      this.count -= k;
-      this.played += k;
       // the rest of the quantum stays silent (outputs start zeroed); refill first
-      if (k < m) { this.playing = false; this.starved = true; }
+      if (i < m) {
+        this.playing = false;
+        this.starved = true;
+        this.frac = 0;
+        this.step = 1;
+        this.settle = false;
+      }
     }
     if (++this.quanta % 16 === 0) this.report();
     return true;
   }
   report() {
-    const { count, underruns, dropped, played } = this;
-    this.port.postMessage({ buffered: count, underruns, dropped, played });
+    const { count, underruns, dropped, played, target, jitter } = this;
+    this.port.postMessage({ buffered: count, underruns, dropped, played, target, jitter });
   }
 }
 registerProcessor("rm-player", RmPlayer);
 `;
+
+// Safety beyond the measured jitter: a few render quanta of the audio thread, whose
+// wake-ups are late too.
+const MARGIN_MS = 10;
 
 function median(values) {
   if (!values.length) return null;
@@ -92,8 +237,18 @@ class SpeakerView {
   constructor(model, el) {
     this.model = model;
     Object.assign(this, audioControls(el, "speaker", "rm-speaker-buffer", "buffered (to max_ms)"));
+    // always in view: what a person listening wants to know (did it glitch, how deep)
+    this.underrunLabel = el_("span", "rm-speaker-underruns");
+    this.targetLabel = el_("span", "rm-speaker-target");
+    this.underrunLabel.title = "times the buffer ran dry while audio was still coming (a gap)";
+    this.targetLabel.title = "audio kept queued, sized from the measured arrival jitter";
+    this.counters = el_("span", "rm-status rm-speaker-counters");
+    this.counters.append(this.underrunLabel, " \u00b7 ", this.targetLabel);
+    this.status.after(this.counters);
     this.ctx = null;
     this.counts = { frames: 0, skipped: 0, underruns: 0, buffered: 0, dropped: 0, played: 0 };
+    this.counts.target = null;  // the prefill until the player reports
+    this.counts.jitter = 0;
     this.latencies = [];
     this.synced = 0;
     this.start.addEventListener("click", () => this.begin());
@@ -125,12 +280,16 @@ class SpeakerView {
       this.ctx = ctx;
       await loadWorklet(ctx, WORKLET);
       if (this.ctx !== ctx) return;  // Stop was pressed meanwhile (and closed it)
-      const ms = (x) => Math.round((this.model.get(x) * ctx.sampleRate) / 1000);
       this.node = new AudioWorkletNode(ctx, "rm-player", {
         numberOfInputs: 0,
         numberOfOutputs: 1,
         outputChannelCount: [2],
-        processorOptions: { targetSamples: ms("prefill_ms"), maxSamples: ms("max_ms") },
+        processorOptions: {
+          minMs: this.model.get("min_ms"),
+          prefillMs: this.model.get("prefill_ms"),
+          maxMs: this.model.get("max_ms"),
+          marginMs: MARGIN_MS,
+        },
       });
       this.node.port.onmessage = (e) => this.report(e.data);
       this.node.connect(ctx.destination);
@@ -174,8 +333,8 @@ class SpeakerView {
     this.publish();
   }
 
-  report({ buffered, underruns, dropped, played }) {
-    Object.assign(this.counts, { buffered, underruns, dropped, played });
+  report({ buffered, underruns, dropped, played, target, jitter }) {
+    Object.assign(this.counts, { buffered, underruns, dropped, played, target, jitter });
     this.publish();
   }
 
@@ -190,6 +349,8 @@ class SpeakerView {
       buffered_ms: ms(c.buffered),
       dropped_ms: ms(c.dropped),
       played_ms: ms(c.played),
+      target_ms: ms(c.target ?? (this.model.get("prefill_ms") * rate) / 1000),
+      jitter_ms: ms(c.jitter),
       latency_ms: median(this.latencies),
     };
     const d = this.root.dataset;
@@ -199,6 +360,8 @@ class SpeakerView {
     d.bufferedMs = String(page.buffered_ms);
     d.droppedMs = String(page.dropped_ms);
     d.playedMs = String(page.played_ms);
+    d.targetMs = String(page.target_ms);
+    d.jitterMs = String(page.jitter_ms);
     if (page.latency_ms !== null) d.latencyMs = page.latency_ms.toFixed(1);
     this.page = page;
     // the kernel hears about it 4 times a second, not on every frame, and always
@@ -232,8 +395,13 @@ class SpeakerView {
     }[this.state];
     this.status.textContent = playing
       ? `Playing at ${this.ctx.sampleRate} Hz: ${p ? p.frames : 0} frames, ` +
-        `${p ? p.buffered_ms : 0} ms buffered, ${p ? p.underruns : 0} underruns`
+        `${p ? p.buffered_ms : 0} ms buffered`
       : text;
+    const underruns = p ? p.underruns : 0;
+    this.underrunLabel.textContent = `${underruns} underrun${underruns === 1 ? "" : "s"}`;
+    const target = p ? p.target_ms : this.model.get("prefill_ms");
+    const jitter = p ? `, jitter ${Math.round(p.jitter_ms)} ms` : "";
+    this.targetLabel.textContent = `target ${Math.round(target)} ms${jitter}`;
   }
 
   dispose() {

@@ -287,6 +287,22 @@ class BrowserMic(Widget):
         self.bound = False
 
 
+def _check_buffer(min_ms: float, prefill_ms: float, max_ms: float) -> None:
+    """Raise ``DeviceError`` unless 0 < min_ms <= prefill_ms <= max_ms / 2."""
+    given = f"min_ms={min_ms!r}, prefill_ms={prefill_ms!r}, max_ms={max_ms!r}"
+    values = (min_ms, prefill_ms, max_ms)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise DeviceError(f"BrowserSpeaker: buffer sizes must be numbers of ms, got {given}")
+    if not all(0 < v < float("inf") for v in values):
+        raise DeviceError(f"BrowserSpeaker: buffer sizes must be positive and finite, got {given}")
+    if not min_ms <= prefill_ms <= max_ms / 2:
+        raise DeviceError(
+            f"BrowserSpeaker: need min_ms <= prefill_ms <= max_ms / 2, got {given}: the "
+            "target stays between min_ms and max_ms / 2 (so a burst as long as the target "
+            "still fits) and starts at prefill_ms; e.g. min_ms=20, prefill_ms=100, max_ms=1000"
+        )
+
+
 class _PageSink(_Reporting, Sink):
     """The kernel half of ``BrowserSpeaker``: each Audio frame it consumes goes to the page."""
 
@@ -332,17 +348,26 @@ class BrowserSpeaker(Widget):
     Started without a session it plays what ``write(frame)`` gets.
     Press Start in the widget to hear it (browsers only play audio after a click).
 
-    The page starts playing once ``prefill_ms`` is queued, keeps at most ``max_ms``
-    (dropping the oldest beyond), and counts an underrun each time audio resumes after
-    the queue ran dry. Its counters come back a few times a second, in ``stats()``.
+    The page plays through a jitter buffer sized from the arrival jitter it measures:
+    its target (the audio queued right after a frame arrives) covers one frame, the
+    spread of the frames' lateness over the last 10 s and a margin, covers twice that
+    after an underrun and falls back slowly while arrival is steady, always between
+    ``min_ms`` and half of ``max_ms``. Playback starts once ``prefill_ms`` (the first
+    target) is queued and holds the buffer at the target by playing up to 1% slower or
+    0.5% faster, so no audio is lost or repeated to do it. Beyond ``max_ms`` the oldest
+    audio is dropped. An underrun is counted each time audio resumes after the queue
+    ran dry (a stream that simply ends is not one). The widget shows the underruns,
+    the target and the jitter; its counters come back a few times a second, in
+    ``stats()``.
     """
 
     _esm = _widget_module("browser_speaker.js")
 
     requested_rate = traitlets.Int(48000).tag(sync=True)
     sample_rate = traitlets.Int(0).tag(sync=True)  # set by the page: the rate it plays at
-    prefill_ms = traitlets.Float(60.0).tag(sync=True)
-    max_ms = traitlets.Float(300.0).tag(sync=True)
+    min_ms = traitlets.Float(20.0).tag(sync=True)
+    prefill_ms = traitlets.Float(100.0).tag(sync=True)
+    max_ms = traitlets.Float(1000.0).tag(sync=True)
     status = traitlets.Unicode("idle").tag(sync=True)  # idle|playing|stopped|error
     page = traitlets.Dict().tag(sync=True)  # the page's counters, 4 updates a second
 
@@ -353,12 +378,19 @@ class BrowserSpeaker(Widget):
         node: str | None = None,
         on_output: Any = None,
         sample_rate: int = 48000,
-        prefill_ms: float = 60.0,
-        max_ms: float = 300.0,
+        min_ms: float = 20.0,
+        prefill_ms: float = 100.0,
+        max_ms: float = 1000.0,
         **kwargs: Any,
     ):
-        max_ms = max(max_ms, 2 * prefill_ms)
-        super().__init__(requested_rate=sample_rate, prefill_ms=prefill_ms, max_ms=max_ms, **kwargs)
+        _check_buffer(min_ms, prefill_ms, max_ms)
+        super().__init__(
+            requested_rate=sample_rate,
+            min_ms=min_ms,
+            prefill_ms=prefill_ms,
+            max_ms=max_ms,
+            **kwargs,
+        )
         self._sink = _PageSink(self, node, on_output)
         if session is not None:
             self.start(session)
@@ -401,14 +433,17 @@ class BrowserSpeaker(Widget):
         """``frames`` sent, ``ignored`` outputs, ``errors``, ``drops`` (outputs the
         speaker's thread fell too far behind to send), and the page's last report:
         ``received``, ``not_played`` (arrived before Start), ``underruns``,
-        ``buffered_ms``, ``dropped_ms``, ``played_ms``, ``latency_ms`` (median, kernel
-        send to page receipt)."""
+        ``buffered_ms``, ``dropped_ms``, ``played_ms``, ``target_ms`` (the buffer's
+        current target), ``jitter_ms`` (the measured arrival jitter) and
+        ``latency_ms`` (median, kernel send to page receipt)."""
         page = dict(self.page)
+        counters = ("underruns", "buffered_ms", "dropped_ms", "played_ms", "jitter_ms")
         return {
             **self._sink.stats(),
             "received": page.get("frames", 0),
             "not_played": page.get("skipped", 0),
-            **{k: page.get(k, 0) for k in ("underruns", "buffered_ms", "dropped_ms", "played_ms")},
+            **{k: page.get(k, 0) for k in counters},
+            "target_ms": page.get("target_ms", self.prefill_ms),
             "latency_ms": page.get("latency_ms"),
         }
 
