@@ -12,10 +12,10 @@
 // the stream position of its first sample; the jitter is the spread of that lateness
 // over the last 10 s (the latest arrival minus the earliest: a percentile would let
 // through the rare long stall, and each one is an audible gap). The target is the
-// audio queued right after an on-time message: the message itself, the jitter and a
-// margin, kept between `min_ms` and half of `max_ms`. It rises at once when the jitter
-// does, covers twice what was measured after an underrun, and falls back slowly
-// (halving its excess every 30 s) while arrival is steady. Playback holds the buffer
+// audio queued right after an on-time message: the message itself, 1.5 times the
+// jitter and a margin, kept between `min_ms` and half of `max_ms`. It rises at once
+// when the jitter does, doubles after an underrun, and falls back slowly (halving its
+// excess every 30 s) while arrival is steady. Playback holds the buffer
 // at the target without losing or repeating audio: when it holds too much it plays
 // 0.5% faster, too little 1% slower (a slip of one sample at a time, linearly
 // interpolated; at the target the samples are played exactly as sent). Playback
@@ -34,6 +34,9 @@
 
 const WORKLET = `
 const WINDOW_S = 10;  // how far back the jitter is measured
+// The worst lateness of the next minutes exceeds the worst of the last 10 s (measured:
+// the page's arrival has a long tail), so the target covers the spread half again.
+const SAFETY = 1.5;
 const HALF_LIFE_S = 30;  // the target's excess over what the jitter needs halves this fast
 const UNDERRUN_RAISE = 2;  // after an underrun the target covers twice what was measured
 const FASTER = 0.005;  // playback speed-up while the buffer holds too much
@@ -135,7 +138,7 @@ class RmPlayer extends AudioWorkletProcessor {
     if (!this.playing && this.count >= this.target) this.playing = true;
   }
   retarget(raise) {
-    const need = this.size + this.jitter + this.margin;
+    const need = this.size + SAFETY * this.jitter + this.margin;
     const elapsed = (currentFrame - this.retargeted) / sampleRate;
     this.retargeted = currentFrame;
     let target = Math.max(need, need + (this.target - need) * 2 ** (-elapsed / HALF_LIFE_S));

@@ -349,8 +349,8 @@ class BrowserSpeaker(Widget):
     Press Start in the widget to hear it (browsers only play audio after a click).
 
     The page plays through a jitter buffer sized from the arrival jitter it measures:
-    its target (the audio queued right after a frame arrives) covers one frame, the
-    spread of the frames' lateness over the last 10 s and a margin, covers twice that
+    its target (the audio queued right after a frame arrives) covers one frame, 1.5
+    times the spread of the frames' lateness over the last 10 s and a margin, twice that
     after an underrun and falls back slowly while arrival is steady, always between
     ``min_ms`` and half of ``max_ms``. Playback starts once ``prefill_ms`` (the first
     target) is queued and holds the buffer at the target by playing up to 1% slower or

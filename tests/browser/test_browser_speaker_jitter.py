@@ -105,7 +105,8 @@ def test_the_jitter_buffer_sizes_itself_from_measured_arrival_jitter(lab: Lab) -
     assert (c["skipped"], c["droppedMs"]) == ("0", "0"), c
     assert float(c["playedMs"]) == steady * 20, c  # every sample once: no loss, no repeat
     assert after_warmup <= STEADY_ALLOWED, [t["underruns"] for t in timeline]
-    assert steady_jitter + 20 <= steady_target + 0.2, c  # a frame, the jitter, a margin
+    # the target covers a frame, 1.5 times the jitter and a margin
+    assert min(1.5 * steady_jitter + 20, MAX_MS / 2) <= steady_target + 0.2, c
 
     # the counters are visible in the widget and reach the kernel
     shown = page.inner_text(".rm-speaker-underruns")
@@ -136,7 +137,7 @@ def test_the_jitter_buffer_sizes_itself_from_measured_arrival_jitter(lab: Lab) -
     assert (c["skipped"], c["droppedMs"]) == ("0", "0"), c
     assert float(c["playedMs"]) == (steady + JITTERY) * 20, c
     assert 0.9 * STALL_MS <= jitter < STALL_MS + 300, c  # the stalls, not the pause
-    assert target >= jitter + 20 and target > steady_target, (steady_target, c)
+    assert target >= min(1.5 * jitter + 20, MAX_MS / 2) and target > steady_target, c
     # the new stream after the steady one ended is an underrun (the page cannot tell a
     # stall from a new stream); of the stalls only the first may be one: by the next,
     # the target covers them
