@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rmlab.errors import RmlabError
 
-_BENCHES = ("wire", "nodes", "executor", "audio", "plots", "ray")
+_BENCHES = ("wire", "nodes", "executor", "audio", "plots", "speaker", "ray")
 
 
 def _validate(args: argparse.Namespace) -> int:
