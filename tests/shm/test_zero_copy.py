@@ -6,20 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmlab import Audio, Manifest, open_session
+from rmlab import Audio, open_session
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
+from .test_colocated import chain
 
 pytestmark = [pytest.mark.shm, pytest.mark.usefixtures("no_leaks")]
-
-
-def chain(*types: str) -> Manifest:
-    m = Manifest()
-    for i, t in enumerate(types):
-        m.add(f"n{i}", t)
-        if i:
-            m.connect(f"n{i - 1}", f"n{i}")
-    return m
 
 
 def test_out_is_the_output_loan_in_shared_memory() -> None:

@@ -66,7 +66,7 @@ def chain(**gain: Any) -> Manifest:
     )
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 5.0) -> Any:
+def wait_for(what: Callable[[], Any], timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := what()):
         if time.monotonic() > deadline:

@@ -6,8 +6,6 @@ pressed with ``button.click()``, which runs the same handlers a browser click ru
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,22 +13,9 @@ import pytest
 from rmlab import Manifest, Node, Param
 from rmlab.lab import Builder, Console
 
+from .test_console import LabFlaky, wait_for  # noqa: F401  # LabFlaky: registered by name
+
 pytestmark = pytest.mark.unit
-
-
-class StatusTestFlaky(Node):
-    """Passes frames on, raising on every ``every``-th one (0: never)."""
-
-    every: int = Param(1, min=0)
-
-    def setup(self) -> None:
-        self.n = 0
-
-    def process(self, frame: Any) -> Any:
-        self.n += 1
-        if self.every and self.n % self.every == 0:
-            raise ValueError(f"boom at frame {self.n}")
-        return frame
 
 
 class StatusTestNeeds(Node):
@@ -39,18 +24,9 @@ class StatusTestNeeds(Node):
     label: str = Param(doc="required")
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := what()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return value
-
-
 @pytest.fixture
 def console() -> Any:
-    m = Manifest(name="status").add("gain", "Gain").add("flaky", "StatusTestFlaky")
+    m = Manifest(name="status").add("gain", "Gain").add("flaky", "LabFlaky", every=1)
     c = Console(m.connect("gain", "flaky"), executor="local")
     yield c
     c.close()
