@@ -373,7 +373,7 @@ def test_readme_stateful_node_example() -> None:
     section = re.search(r"## Writing a node\n(.*?)\n## ", readme, re.S)
     assert section
     blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
-    assert len(blocks) == 2, "the section shows Gate, then the stateful node"
+    assert len(blocks) == 3, "the section shows Gate, the stateful node, then out="
     scope: dict = {}
     code = blocks[1].replace("class Average", "class ReadmeAverage")
     exec(compile(code, "README", "exec"), scope)
@@ -385,6 +385,13 @@ def test_readme_stateful_node_example() -> None:
     avg.update(window=1)  # the window is rebuilt for the new size
     assert run_node(avg, frames[:1], end=False) == [Json(1.0, timestamp_us=0)]
     assert avg._recent.maxlen == 1
+    # the out= example computes into the frame it is given
+    scope = {}
+    exec(compile(blocks[2].replace("class Attenuate", "class ReadmeAttenuate"), "README", "exec"),
+         scope)  # fmt: skip
+    att = scope["ReadmeAttenuate"](factor=0.25)
+    (out,) = run_node(att, [Audio(np.ones(4, np.float32), 48000)], end=False)
+    assert list(out.samples) == [0.25] * 4 and out.samples.flags.writeable
 
 
 def test_function_node_with_postponed_annotations() -> None:
