@@ -13,6 +13,7 @@ Screenshots go to ``$RMLAB_TEST_ARTIFACTS`` (default: pytest's tmp_path).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,24 @@ def all_in_view(page: Any, width: int, height: int) -> dict[str, dict[str, float
 
 
 def every_screen_in_view(page: Any, artifacts: Path, where: str) -> None:
-    """At each screen size: the Lab fitted to it, everything in view; a screenshot."""
+    """At each screen size: the Lab fitted to it, everything in view; a screenshot.
+
+    Bokeh lays its figures out again after a resize on its own schedule (a resize
+    observer, then a render), so the boxes are given a few seconds to settle; what
+    is still outside then is a real failure.
+    """
     for width, height in SCREENS:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_function(FITTED_JS)
-        all_in_view(page, width, height)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                all_in_view(page, width, height)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                page.wait_for_timeout(200)
         page.screenshot(path=str(artifacts / f"lab-{where}-{width}x{height}.png"))
 
 
