@@ -104,17 +104,6 @@ class SEnv(Node):
                      "pid": os.getpid(), "fds": fds})  # fmt: skip
 
 
-class SRaiseOn(Node):
-    """Raise ValueError on the Json value ``at``; pass everything else on."""
-
-    at: int = Param(2)
-
-    def process(self, frame: RuntimeData) -> RuntimeData:
-        if isinstance(frame, Json) and frame.value == self.at:
-            raise ValueError(f"refusing {self.at}")
-        return frame
-
-
 class SAddPid(Node):
     """Append this process's pid to a Json list (starts one from any other value)."""
 

@@ -11,6 +11,7 @@ import pytest
 from rmlab import Audio, Manifest, ManifestError, NodeCrashed, NodeError, Timeout, open_session
 from rmlab.runtime.graph import Graph
 from rmlab.runtime.shm.plan import Plan
+from tests.conformance import nodes as _conformance_nodes  # noqa: F401  # CFail
 
 from . import nodes  # noqa: F401  # registers the S* test nodes
 
@@ -81,7 +82,8 @@ def test_an_inner_co_located_node_can_be_tapped() -> None:
 
 
 def test_errors_and_params_stay_per_node() -> None:
-    m = chain("SRaiseOn", "Gain").colocate("g", "n0", "n1")
+    m = chain("CFail", "Gain").colocate("g", "n0", "n1")
+    m.node("n0").params["bad"] = 2
     with open_session(m, "shm", backpressure="block") as s:
         s.push(Audio(np.ones(4, np.float32), 48000))
         np.testing.assert_allclose(s.pull(timeout=10).data.samples, np.ones(4))

@@ -395,7 +395,8 @@ class Outlet:
             dst = (ctypes.c_uint8 * n).from_address(sample.payload_ptr)
             prepared.into(memoryview(dst).cast("B"))  # type: ignore[union-attr]
             del dst  # never touch a loan after send: that is a fatal Rust panic
-        self._publish(sample, src, seq, origin_ns, hop, kind, target)
+        _stamp(self._h, src, seq, origin_ns, hop, kind, target, self.sent)
+        self._publish(sample)
 
     def forward(self, raw: Any, n: int, src: TraceHeader, hop: tuple[int, int, int] | None) -> None:
         """Publish a received frame again, unchanged: its ``n`` encoded bytes ``raw``.
@@ -405,7 +406,8 @@ class Outlet:
         """
         sample = self._loan_for(n, False)
         ctypes.memmove(sample.payload_ptr, raw, n)
-        self._publish(sample, src, 0, 0, hop, KIND_DATA, ALL_SOURCES)
+        _stamp(self._h, src, 0, 0, hop, KIND_DATA, ALL_SOURCES, self.sent)
+        self._publish(sample)
 
     def loan(self, n: int) -> Any:
         """A loan of ``n`` bytes for a frame written in place (then ``send_loan``)."""
@@ -413,7 +415,8 @@ class Outlet:
 
     def send_loan(self, sample: Any, src: TraceHeader, hop: tuple[int, int, int]) -> None:
         """Publish a loan whose payload is already a whole encoded frame."""
-        self._publish(sample, src, 0, 0, hop, KIND_DATA, ALL_SOURCES)
+        _stamp(self._h, src, 0, 0, hop, KIND_DATA, ALL_SOURCES, self.sent)
+        self._publish(sample)
 
     def _loan_for(self, n: int, session_consumer: bool) -> Any:
         if n > self.max_frame:
@@ -449,20 +452,11 @@ class Outlet:
         _stamp(h, src, seq, origin_ns, hop, kind, target, self.sent)
         return h
 
-    def _publish(
-        self,
-        sample: Any,
-        src: TraceHeader | None,
-        seq: int,
-        origin_ns: int,
-        hop: tuple[int, int, int] | None,
-        kind: int,
-        target: int,
-    ) -> None:
-        _stamp(self._h, src, seq, origin_ns, hop, kind, target, self.sent)
+    def _publish(self, sample: Any) -> None:
+        """Send ``sample`` with the header ``_stamp`` just wrote into ``self._h``."""
         ctypes.memmove(sample.user_header_ptr, self._h_at, HEADER_SIZE)
         try:
-            getattr(sample, _ASSUME_INIT, sample.assume_init)().send()
+            (getattr(sample, _ASSUME_INIT, None) or sample.assume_init)().send()
         except Exception as exc:
             raise iox_error(f"{self.label}: sending a frame", exc) from exc
         q = self._q

@@ -21,18 +21,9 @@ from rmlab.lab import Lab
 from rmlab.lab._builder_canvas import GraphCanvas
 from rmlab.lab._builder_live import LiveMarks
 from rmlab.runtime.trace import LatencyStats
+from tests.conformance import nodes as _conformance_nodes  # noqa: F401  # CSlow
 
 pytestmark = pytest.mark.unit
-
-
-class LiveTestSleep(Node):
-    """Sleeps ``ms`` per frame, then passes it on."""
-
-    ms: float = Param(5.0, min=0.0)
-
-    def process(self, frame: Any) -> Any:
-        time.sleep(self.ms / 1000)
-        return frame
 
 
 class LiveTestFlag(Node):
@@ -54,7 +45,7 @@ def pipeline(flag: str = "") -> Manifest:
     return (
         Manifest(name="live")
         .add("gain", "Gain")
-        .add("slow", "LiveTestSleep", ms=5.0)
+        .add("slow", "CSlow", ms=5.0)
         .add("check", "LiveTestFlag", flag=flag)
         .connect("gain", "slow")
         .connect("slow", "check")
@@ -144,7 +135,7 @@ def test_restarts_drops_and_a_node_with_no_timing_yet() -> None:
 
 
 def test_drops_of_a_real_session_reach_the_marks() -> None:
-    m = Manifest(name="drops").add("slow", "LiveTestSleep", ms=20.0)
+    m = Manifest(name="drops").add("slow", "CSlow", ms=20.0)
     with open_session(m, "local", queue_size=1) as s:  # drop-oldest: a full queue drops
         for _ in range(30):
             s.push(frame())
